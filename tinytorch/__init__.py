@@ -1,0 +1,6 @@
+"""TinyTorch: a small PyTorch-style deep-learning framework on numpy."""
+from tinytorch.autograd import is_grad_enabled, no_grad
+from tinytorch.random import manual_seed
+from tinytorch.tensor import Tensor, ones, randn, zeros
+
+__all__ = ["Tensor", "zeros", "ones", "randn", "no_grad", "is_grad_enabled", "manual_seed"]

@@ -1,0 +1,79 @@
+"""Export the cells of a module notebook into its file in the ``tinytorch`` package.
+
+Two markers, both plain comments on the first line of a code cell:
+
+``#| default_exp nn.layers``  the package file this notebook exports to (``tinytorch/nn/layers.py``)
+``#| export``                 this cell goes into that file
+
+nbgrader's ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines are dropped and the code between
+them is kept, so the instructor notebook exports the reference implementation and a student's
+filled-in release notebook exports the student's own.
+"""
+import re
+from pathlib import Path
+
+import nbformat
+
+from tinytorch_course import PACKAGE, ROOT, SOURCE, module_notebooks
+
+DEFAULT_EXP = re.compile(r"^#\|\s*default_exp\s+([\w.]+)\s*$")
+EXPORT = re.compile(r"^#\|\s*export\s*$")
+SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+
+
+class ExportError(Exception):
+    """A notebook cannot be exported (no target, or nothing to export)."""
+
+
+def _first_line(cell):
+    return cell.source.split("\n", 1)[0].strip()
+
+
+def _display(path):
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def render(notebook_path):
+    """Return ``(target_path, text)``: the package file a notebook exports and its contents."""
+    nb = nbformat.read(notebook_path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    targets = [m.group(1) for c in code if (m := DEFAULT_EXP.match(_first_line(c)))]
+    if len(targets) != 1:
+        raise ExportError(f"{_display(notebook_path)}: expected one '#| default_exp' cell, found {len(targets)}")
+    blocks = []
+    for cell in code:
+        lines = cell.source.split("\n")
+        if not EXPORT.match(lines[0].strip()):
+            continue
+        kept = [line for line in lines[1:] if not SOLUTION_MARKER.match(line)]
+        blocks.append("\n".join(kept).strip("\n"))
+    if not blocks:
+        raise ExportError(f"{_display(notebook_path)}: no '#| export' cells")
+    header = (
+        f"# Generated from {_display(notebook_path)} by `tinytorch export`.\n"
+        "# Do not edit: change the notebook and export again.\n"
+    )
+    target = PACKAGE.joinpath(*targets[0].split(".")).with_suffix(".py")
+    return target, header + "\n\n".join(blocks) + "\n"
+
+
+def export(notebooks=None):
+    """Write each notebook's export into the package; default: every source notebook (the reference)."""
+    written = []
+    for nb_path in notebooks or module_notebooks(SOURCE):
+        target, text = render(nb_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        written.append((Path(nb_path), target))
+    return written
+
+
+def stale_files():
+    """Package files that differ from a fresh export of ``source/`` (empty when all is in sync)."""
+    stale = []
+    for nb_path in module_notebooks(SOURCE):
+        target, text = render(nb_path)
+        if not target.exists() or target.read_text() != text:
+            stale.append(target)
+    return stale
