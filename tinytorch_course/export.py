@@ -10,6 +10,7 @@ them is kept, so the instructor notebook exports the reference implementation an
 filled-in release notebook exports the student's own.
 """
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -77,3 +78,43 @@ def stale_files():
         if not target.exists() or target.read_text() != text:
             stale.append(target)
     return stale
+
+
+def _cmd_export(args):
+    if args.check:
+        stale = stale_files()
+        for path in stale:
+            print(f"out of date: {path.relative_to(ROOT)}", file=sys.stderr)
+        if stale:
+            print("run `tinytorch export` to regenerate the package from source/", file=sys.stderr)
+        return 1 if stale else 0
+    for nb_path, target in export(args.notebooks):
+        print(f"{_display(nb_path)} -> {target.relative_to(ROOT)}")
+    return 0
+
+
+def _cmd_reset(args):
+    for _, target in export():
+        print(f"restored {target.relative_to(ROOT)}")
+    return 0
+
+
+def add_commands(commands):
+    p = commands.add_parser(
+        "export",
+        help="export notebooks into the tinytorch package",
+        description="Export the '#| export' cells of module notebooks into the tinytorch package. "
+        "With no notebook, export every instructor notebook in source/ (the reference). "
+        "Give your own filled-in release notebook to run the milestones on your code; "
+        "`tinytorch reset` brings the reference back.",
+    )
+    p.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK", help="module notebook(s) to export")
+    p.add_argument("--check", action="store_true", help="only report package files that differ from source/")
+    p.set_defaults(func=_cmd_export)
+
+    p = commands.add_parser(
+        "reset",
+        help="restore the reference package from source/",
+        description="Overwrite every exported package file with the reference export of source/.",
+    )
+    p.set_defaults(func=_cmd_reset)
