@@ -83,7 +83,7 @@ def backward(root, grad=None):
             continue
         if node._backward is None:  # a leaf
             g = np.array(g, dtype=node.data.dtype)  # own copy: never alias another tensor's grad
-            node.grad = Tensor(g) if node.grad is None else Tensor(node.grad.data + g)
+            node.grad = Tensor(g if node.grad is None else node.grad.data + g, dtype=g.dtype)
             continue
         for parent, pg in zip(node._inputs, node._backward(g)):
             if pg is None or not parent.requires_grad:

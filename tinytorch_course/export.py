@@ -35,7 +35,7 @@ def _display(path):
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def render(notebook_path):
+def render(notebook_path, package=PACKAGE):
     """Return ``(target_path, text)``: the package file a notebook exports and its contents."""
     nb = nbformat.read(notebook_path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -55,15 +55,15 @@ def render(notebook_path):
         f"# Generated from {_display(notebook_path)} by `tinytorch export`.\n"
         "# Do not edit: change the notebook and export again.\n"
     )
-    target = PACKAGE.joinpath(*targets[0].split(".")).with_suffix(".py")
+    target = Path(package).joinpath(*targets[0].split(".")).with_suffix(".py")
     return target, header + "\n\n".join(blocks) + "\n"
 
 
-def export(notebooks=None):
+def export(notebooks=None, package=PACKAGE):
     """Write each notebook's export into the package; default: every source notebook (the reference)."""
     written = []
     for nb_path in notebooks or module_notebooks(SOURCE):
-        target, text = render(nb_path)
+        target, text = render(nb_path, package)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         written.append((Path(nb_path), target))
