@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-system_packages=(chromium dataset-fashion-mnist)
+system_packages=(chromium fonts-noto-color-emoji dataset-fashion-mnist)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${system_packages[@]}"; do

@@ -40,19 +40,18 @@ def unbroadcast(grad, shape):
 def topological_order(root):
     """Every tensor ``root`` depends on that requires a gradient, each after its inputs."""
     order, seen = [], set()
-    stack = [(root, False)]
+    seen.add(id(root))
+    stack = [(root, iter(root._inputs))]
     while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for parent in node._inputs:
+        node, parents = stack[-1]
+        for parent in parents:  # resumes where this node's last visit stopped
             if parent.requires_grad and id(parent) not in seen:
-                stack.append((parent, False))
+                seen.add(id(parent))
+                stack.append((parent, iter(parent._inputs)))
+                break
+        else:  # every input is in the order
+            stack.pop()
+            order.append(node)
     return order
 
 def _released(grad):

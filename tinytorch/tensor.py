@@ -38,10 +38,12 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
-        if autograd.is_grad_enabled() and any(t.requires_grad for t in inputs):
-            out.requires_grad, out._inputs, out._backward = True, inputs, backward
-        else:
-            out.requires_grad, out._inputs, out._backward = False, (), None
+        if autograd.is_grad_enabled():
+            for t in inputs:  # a plain loop: this runs for every operation, any(...) costs more
+                if t.requires_grad:
+                    out.requires_grad, out._inputs, out._backward = True, inputs, backward
+                    return out
+        out.requires_grad, out._inputs, out._backward = False, (), None
         return out
 
     # ----- properties and conversions -------------------------------------------------------
@@ -95,8 +97,11 @@ class Tensor:
     def _operand(self, other, op):
         """``other`` as a Tensor, checked to broadcast against this one."""
         if not isinstance(other, Tensor):
-            other = Tensor(other, dtype=self.dtype if isinstance(other, Number) else None)
-        if other.data.shape != self.data.shape:
+            if isinstance(other, Number):  # a constant in this tensor's dtype, outside the graph
+                other = Tensor.from_op(np.asarray(other, dtype=self.data.dtype), (), None)
+            else:
+                other = Tensor(other)
+        if other.data.shape != self.data.shape and other.data.ndim and self.data.ndim:  # 0-d always broadcasts
             try:
                 np.broadcast_shapes(self.data.shape, other.data.shape)
             except ValueError:

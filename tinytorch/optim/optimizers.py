@@ -1,6 +1,8 @@
 # Generated from source/06_optimizers/06_optimizers.ipynb by `tinytorch export`.
 # Do not edit: change the notebook and export again.
 """Optimizers: update parameters from their gradients, following ``torch.optim``'s update rules."""
+import math
+
 import numpy as np
 
 from tinytorch.tensor import Tensor
@@ -103,10 +105,13 @@ class Adam(Optimizer):
             m *= beta1
             m += (1 - beta1) * g
             v *= beta2
-            v += (1 - beta2) * (g * g)
-            step_size = self.lr / (1 - beta1 ** t)
-            denom = np.sqrt(v) / np.sqrt(1 - beta2 ** t) + self.eps
-            p.data -= step_size * m / denom
+            v += (1 - beta2) * g * g
+            denom = np.sqrt(v)
+            denom /= math.sqrt(1 - beta2 ** t)
+            denom += self.eps
+            update = np.divide(m, denom, out=denom)  # reuse denom's memory
+            update *= self.lr / (1 - beta1 ** t)
+            p.data -= update
 
 class AdamW(Adam):
     """Adam with decoupled weight decay: weights shrink by ``lr * weight_decay`` before each Adam step."""

@@ -1,0 +1,152 @@
+"""Round trip of every module through the grading pipeline, in one grading run.
+
+For each module in source/: the instructor notebook submitted as is scores full marks; the
+untouched student version scores 0; a partial submission (the student version with the first
+half of its solution regions filled in from the source) scores exactly the points of the graded
+cells that pass when that notebook is run directly with the source's tests, outside nbgrader.
+The other instructor steps then run on the same gradebook: feedback, CSV export, re-grading.
+"""
+import csv
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tinytorch_course import SOURCE, autograde, grading, module_notebooks
+
+MODULES = [nb.parent.name for nb in module_notebooks(SOURCE)]
+REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*(?:\n|$)", re.M | re.S)
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
+
+
+def nbgrader_meta(cell):
+    return cell.metadata.get("nbgrader", {})
+
+
+def graded_cells(nb):
+    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells
+            if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}
+
+
+def partial_notebook(source_nb, student_nb):
+    """The student version with the first half of all solution regions (in notebook order) filled in."""
+    solutions = {nbgrader_meta(c)["grade_id"]: c.source for c in source_nb.cells if nbgrader_meta(c).get("solution")}
+    total = sum(len(REGION.findall(text)) for text in solutions.values())
+    counter = iter(range(total))
+
+    def fill(match):
+        indent, code = match.groups()
+        return code if next(counter) < max(1, total // 2) else f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()\n"
+
+    nb = nbformat.from_dict(student_nb)
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade_id") in solutions:
+            cell.source = REGION.sub(fill, solutions[nbgrader_meta(cell)["grade_id"]]).rstrip("\n")
+    return nb, total
+
+
+def direct_points(partial_path, source_nb, student_version, workdir):
+    """Points of the graded cells that pass when the notebook runs with the source's test cells,
+    in a plain kernel whose package holds the notebook's own export (as grading does)."""
+    nb = nbformat.read(partial_path, as_version=4)
+    tests = graded_cells(source_nb)
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade_id") in tests:
+            cell.source = tests[nbgrader_meta(cell)["grade_id"]].source
+    autograde.build_package(workdir / "pkg", partial_path, student_version)
+    env = {**os.environ, "PYTHONPATH": str(workdir / "pkg"), "OPENBLAS_NUM_THREADS": "1"}
+    NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(workdir)}}).execute(env=env)
+    return sum(nbgrader_meta(c)["points"] for c in nb.cells if nbgrader_meta(c).get("grade_id") in tests
+               and not any(o.output_type == "error" for o in c.outputs))
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """One grading run: solution, untouched and partial submission of every module."""
+    root = tmp_path_factory.mktemp("course")
+    expected = {}
+    jobs = []
+    for name in MODULES:
+        source_nb = nbformat.read(SOURCE / name / f"{name}.ipynb", as_version=4)
+        student_version = grading.generate(name, root / "release" / name, grading.gradebook_url(root)) / f"{name}.ipynb"
+        student_nb = nbformat.read(student_version, as_version=4)
+        partial, regions = partial_notebook(source_nb, student_nb)
+        for student, nb in (("solution", source_nb), ("untouched", student_nb), ("partial", partial)):
+            folder = root / "submitted" / student / name
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / f"{name}.ipynb")
+        workdir = root / "direct" / name
+        workdir.mkdir(parents=True)
+        expected[name] = {"regions": regions, "max": sum(c.metadata["nbgrader"]["points"] for c in graded_cells(source_nb).values())}
+        jobs.append((name, root / "submitted" / "partial" / name / f"{name}.ipynb", source_nb, student_version, workdir))
+    with ThreadPoolExecutor(2) as pool:
+        direct = pool.map(lambda job: direct_points(*job[1:]), jobs)
+        for (name, *_), points in zip(jobs, direct):
+            expected[name]["partial"] = points
+    results = grading.grade(root, workers=2, progress=False)
+    return root, {(r["student"], r["assignment"]): r for r in results}, expected
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_solution_scores_full_marks(course, name):
+    _, results, expected = course
+    result = results["solution", name]
+    assert result["status"] == "graded" and result["notes"] == []
+    failed = {k: v["error"] for k, v in result["cells"].items() if v["score"] != v["max"]}
+    assert not failed, f"graded cells of the source that lose points: {failed}"
+    assert result["score"] == result["max_score"] == expected[name]["max"] > 0
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_untouched_release_scores_zero(course, name):
+    _, results, expected = course
+    result = results["untouched", name]
+    assert result["status"] == "graded" and result["notes"] == []
+    assert result["max_score"] == expected[name]["max"]
+    passed = [k for k, v in result["cells"].items() if v["score"]]
+    assert result["score"] == 0, f"graded cells that pass without any implementation: {passed}"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_partial_submission_scores_exactly_its_parts(course, name):
+    _, results, expected = course
+    result = results["partial", name]
+    assert result["status"] == "graded"
+    assert result["score"] == expected[name]["partial"]
+    if expected[name]["regions"] > 1:
+        assert result["score"] < result["max_score"]
+
+
+def test_gradebook_feedback_and_export(course, tmp_path):
+    root, results, _ = course
+    pages = grading.feedback(root, names=MODULES)
+    assert len(pages) == len(results)
+    solution_page = (root / "feedback" / "solution" / MODULES[0] / f"{MODULES[0]}.html").read_text()
+    assert "Score:" in solution_page or "score" in solution_page.lower()
+
+    rows = list(csv.DictReader(open(grading.export_grades(tmp_path / "grades.csv", root))))
+    scores = {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in rows}
+    for (student, name), result in results.items():
+        assert scores[student, name] == result["score"]
+
+
+def test_regrading_one_submission_is_idempotent(course):
+    root, results, _ = course
+    again = grading.grade(root, names=MODULES[:1], students=["partial"], workers=1, progress=False)
+    assert [r["score"] for r in again] == [results["partial", MODULES[0]]["score"]]
+    rows = list(csv.DictReader(open(grading.export_grades(root / "again.csv", root))))
+    assert len(rows) == len(results)
+
+
+def test_cli_lists_every_course_step():
+    out = subprocess.run([sys.executable, "-m", "tinytorch_course.cli", "course", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for step in ("release", "collect", "grade", "feedback", "export"):
+        assert step in out

@@ -1,0 +1,14 @@
+"""Neural-network building blocks, as in ``torch.nn``."""
+from tinytorch.nn import functional
+from tinytorch.nn.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from tinytorch.nn.layers import Dropout, Linear, Module, Parameter, Sequential
+from tinytorch.nn.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from tinytorch.nn.spatial import AvgPool2d, Conv2d, Flatten, MaxPool2d
+
+__all__ = [
+    "functional",
+    "Module", "Parameter", "Linear", "Sequential", "Dropout",
+    "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
+    "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
+]

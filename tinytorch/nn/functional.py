@@ -1,0 +1,10 @@
+"""The functions behind the layers and losses, as in ``torch.nn.functional`` (``import tinytorch.nn.functional as F``)."""
+from tinytorch.nn.activations import gelu, log_softmax, relu, sigmoid, softmax, tanh
+from tinytorch.nn.layers import dropout, linear
+from tinytorch.nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
+
+__all__ = [
+    "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
+    "linear", "dropout",
+    "mse_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+]
