@@ -160,6 +160,9 @@ def test_shared_parameters_and_modules_are_listed_once():
     seq = nn.Sequential(layer, nn.ReLU(), layer)
     assert [n for n, _ in seq.named_parameters()] == ["0.weight", "0.bias"]
     assert len(list(seq.modules())) == 3
+    tied = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+    tied[1].weight = tied[0].weight  # weight tying, as between embedding and output layers
+    assert [n for n, _ in tied.named_parameters()] == ["0.weight", "0.bias", "1.bias"]
 
 
 def test_assigning_before_super_init_is_a_clear_error():
@@ -202,11 +205,13 @@ def test_state_dict_round_trip_copies_and_loads_in_place():
     assert all(isinstance(v, np.ndarray) for v in saved.values())
     a.fc1.weight.data += 1  # the snapshot does not follow later changes
     assert not np.array_equal(saved["fc1.weight"], a.fc1.weight.data)
-    weight = b.fc1.weight
+    weight, storage = b.fc1.weight, b.fc1.weight.data
     b.load_state_dict(saved)
-    assert b.fc1.weight is weight  # loaded in place: an optimizer holding it keeps working
+    assert b.fc1.weight is weight and b.fc1.weight.data is storage  # in place: optimizers keep working
     for name, value in b.state_dict().items():
         np.testing.assert_array_equal(value, saved[name])
+    saved["fc1.bias"] += 1  # ... and copied: the model does not alias the dict
+    assert not np.array_equal(saved["fc1.bias"], b.fc1.bias.data)
     b.load_state_dict({k: Tensor(v) for k, v in saved.items()})  # Tensors are accepted too
 
 
@@ -215,14 +220,26 @@ def test_load_state_dict_errors_name_keys_and_shapes():
     good = net.state_dict()
     before = net.fc1.weight.data.copy()
     missing = {k: v for k, v in good.items() if k != "fc1.bias"}
-    with pytest.raises(KeyError, match=r"missing keys \['fc1.bias'\]"):
+    with pytest.raises(RuntimeError, match=r"missing keys \['fc1.bias'\]"):
         net.load_state_dict(missing)
-    with pytest.raises(KeyError, match=r"unexpected keys \['extra'\]"):
+    with pytest.raises(RuntimeError, match=r"unexpected keys \['extra'\]"):
         net.load_state_dict({**good, "extra": np.zeros(1)})
     wrong = {**good, "fc1.weight": np.zeros((4, 8))}
-    with pytest.raises(KeyError, match=r"'fc1.weight'.*\(4, 8\).*\(8, 4\)"):
+    with pytest.raises(RuntimeError, match=r"'fc1.weight'.*\(4, 8\).*\(8, 4\)"):
         net.load_state_dict(wrong)
     np.testing.assert_array_equal(net.fc1.weight.data, before)  # nothing loaded on error
+
+
+def test_deepcopy_gives_an_independent_model():
+    import copy
+
+    net = Net()
+    twin = copy.deepcopy(net)
+    assert [n for n, _ in twin.named_parameters()] == [n for n, _ in net.named_parameters()]
+    twin.fc1.weight.data += 1
+    assert not np.array_equal(twin.fc1.weight.data, net.fc1.weight.data)
+    twin.extra = nn.Linear(2, 2)
+    assert "extra.weight" in dict(twin.named_parameters()) and "extra.weight" not in dict(net.named_parameters())
 
 
 def test_repr_matches_torch(torch):

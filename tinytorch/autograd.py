@@ -80,18 +80,20 @@ def backward(root, grad=None):
         g = grads.pop(id(node), None)
         if g is None:
             continue
-        if node._backward is None:  # a leaf
+        local_backward, inputs = node._backward, node._inputs
+        if local_backward is None:  # a leaf
             g = np.array(g, dtype=node.data.dtype)  # own copy: never alias another tensor's grad
             node.grad = Tensor(g if node.grad is None else node.grad.data + g, dtype=g.dtype)
             continue
-        for parent, pg in zip(node._inputs, node._backward(g)):
+        for parent, pg in zip(inputs, local_backward(g)):
             if pg is None or not parent.requires_grad:
                 continue
             if pg.shape != parent.data.shape:
                 pg = unbroadcast(pg, parent.data.shape)
             key = id(parent)
-            grads[key] = grads[key] + pg if key in grads else pg
-        node._inputs, node._backward = (), _released
+            previous = grads.get(key)
+            grads[key] = pg if previous is None else previous + pg
+        node._inputs, node._backward = (), _released  # release the graph as we go
 
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Compare the gradients of ``fn(*inputs)`` with central finite differences.

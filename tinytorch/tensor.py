@@ -35,15 +35,20 @@ class Tensor:
     @staticmethod
     def from_op(data, inputs, backward):
         """The result of an operation on ``inputs``; ``backward(grad)`` returns one gradient per input."""
+        # this runs for every operation: plain statements, no generator, no extra calls
         out = Tensor.__new__(Tensor)
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
         if autograd.is_grad_enabled():
-            for t in inputs:  # a plain loop: this runs for every operation, any(...) costs more
+            for t in inputs:
                 if t.requires_grad:
-                    out.requires_grad, out._inputs, out._backward = True, inputs, backward
+                    out.requires_grad = True
+                    out._inputs = inputs
+                    out._backward = backward
                     return out
-        out.requires_grad, out._inputs, out._backward = False, (), None
+        out.requires_grad = False
+        out._inputs = ()
+        out._backward = None
         return out
 
     # ----- properties and conversions -------------------------------------------------------
@@ -87,7 +92,7 @@ class Tensor:
 
     def detach(self):
         """A tensor sharing this data, cut from the graph."""
-        return Tensor(self.data)
+        return Tensor(self.data, dtype=self.data.dtype)
 
     def backward(self, grad=None):
         """Compute gradients of this tensor with respect to every leaf that requires them."""

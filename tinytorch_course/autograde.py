@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -42,6 +43,9 @@ def load_config(root, db_url=None):
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = db_url or f"sqlite:///{Path(root, 'gradebook.db')}"
+    # Students fetch release/ from the repository, so nbgrader's exchange is unused; pointing it
+    # at a writable folder keeps nbgrader from reporting it missing.
+    config.Exchange.root = tempfile.gettempdir()
     return config
 
 
@@ -118,12 +122,13 @@ def build_package(dest, notebook, student_version):
             return
 
 
-def tampering(submitted, student_version):
+def tampering(submitted, student_version, source):
     """Notes on the graded cells of ``submitted`` that differ from the student version."""
     try:
         cells = nbformat.read(submitted, as_version=4).cells
     except Exception:
         return []
+    instructor = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nbformat.read(source, as_version=4).cells}
     notes = []
     for cell in nbformat.read(student_version, as_version=4).cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -139,7 +144,7 @@ def tampering(submitted, student_version):
         copy = copies[-1]
         changes = [what for what, changed in (
             ("cell type", copy.cell_type != cell.cell_type),
-            ("code", copy.source != cell.source),
+            ("code", copy.source not in (cell.source, instructor.get(grade_id))),
             ("points", copy.metadata.nbgrader.get("points") != meta.get("points")),
             ("metadata", any(copy.metadata.nbgrader.get(k) != meta.get(k) for k in ("grade", "solution", "locked"))),
         ) if changed]
@@ -191,10 +196,7 @@ def grade(job):
     db_url = f"sqlite:///{private / 'gradebook.db'}"
     config = load_config(course, db_url)
     config.SandboxedExecute.package_path = str(work / "pkg")
-    config.SandboxedExecute.hidden_paths = [
-        *(str(ROOT / d) for d in ("source", "submitted", "autograded", "feedback", "gradebook.db")),
-        str(private), str(course / "source"), str(course / "submitted"), str(source),
-    ]
+    config.SandboxedExecute.hidden_paths = [str(ROOT), job.get("hide", str(work))]
     if job.get("cell_timeout"):
         config.SandboxedExecute.timeout = job["cell_timeout"]
     if job.get("visible_only"):  # the source is a release notebook: no solution markers, no hidden tests
@@ -206,7 +208,7 @@ def grade(job):
     student_version = course / "release" / assignment / f"{assignment}.ipynb"
     build_package(work / "pkg", submitted / f"{assignment}.ipynb", student_version)
     if (submitted / f"{assignment}.ipynb").exists():
-        notes += tampering(submitted / f"{assignment}.ipynb", student_version)
+        notes += tampering(submitted / f"{assignment}.ipynb", student_version, source / f"{assignment}.ipynb")
 
     graded = nbgrader.autograde(assignment, student, force=True, create=True)
     log = graded.get("log", "")

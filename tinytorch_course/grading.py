@@ -11,6 +11,7 @@ Every module ``source/NN_name/NN_name.ipynb`` is the nbgrader assignment ``NN_na
 one process per (student, module) in a private copy of the course (see ``autograde.py``); this
 process is the only writer of the course gradebook and merges each result as it arrives.
 """
+import atexit
 import functools
 import json
 import multiprocessing
@@ -19,6 +20,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -164,6 +166,14 @@ def submissions(root=ROOT, names=None, students=None):
 
 
 @functools.cache
+def _run_dir():
+    """The folder of this run's grading jobs (hidden from every kernel); removed at exit."""
+    path = tempfile.mkdtemp(prefix="tinytorch-grading-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return Path(path)
+
+
+@functools.cache
 def _processes():
     """Grading processes are forked from a server that has imported nbgrader once."""
     context = multiprocessing.get_context("forkserver")
@@ -179,11 +189,12 @@ def _worker_main(job_file, log_file):
 
 def run_job(student, assignment, folder, timeout, source=None, visible_only=False, cell_timeout=None):
     """Grade one submission in its own process; return (result, work folder)."""
-    work = Path(tempfile.mkdtemp(prefix="tinytorch-grade-"))
-    job = {"student": student, "assignment": assignment, "submission": str(Path(folder).resolve()),
+    work = Path(tempfile.mkdtemp(prefix="job-", dir=_run_dir()))
+    job = {"hide": str(_run_dir()), "student": student, "assignment": assignment, "submission": str(Path(folder).resolve()),
            "source": str(source or SOURCE / assignment), "work": str(work), "visible_only": visible_only,
            "cell_timeout": cell_timeout}
     (work / "job.json").write_text(json.dumps(job))
+    start = time.perf_counter()
     proc = _processes().Process(target=_worker_main, args=(str(work / "job.json"), str(work / "worker.log")))
     proc.start()
     proc.join(timeout)
@@ -192,14 +203,14 @@ def run_job(student, assignment, folder, timeout, source=None, visible_only=Fals
         proc.join()
     result_file = work / "result.json"
     if result_file.exists():
-        return json.loads(result_file.read_text()), work
+        return {**json.loads(result_file.read_text()), "seconds": time.perf_counter() - start}, work
     if proc.exitcode == -signal.SIGKILL:
         note = f"grading took longer than {timeout} s and was stopped"
     else:
         tail = Path(work, "worker.log").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
         note = f"the grading process failed ({tail[0][:300]})"
     return {"student": student, "assignment": assignment, "status": "not graded", "notes": [note],
-            "cells": {}, "timestamp": None, "autograded": None}, work
+            "cells": {}, "timestamp": None, "autograded": None, "seconds": time.perf_counter() - start}, work
 
 
 def ensure_assignments(names, db_url):

@@ -4,9 +4,10 @@ Started by ``SandboxedExecute`` with a policy in ``TINYTORCH_GRADING_POLICY`` (J
 
 - ``memory_limit``: bytes of address space (RLIMIT_AS); a memory bomb gets ``MemoryError`` or
   kills only this kernel. Core dumps are off and files written are capped at 256 MiB.
-- ``hidden``: paths the kernel may not open at all (the instructor notebooks with the hidden tests,
-  the gradebooks, other students' submissions).
-- ``writable``: the only paths it may write, create, rename or delete.
+- ``hidden``: paths the kernel may not open at all (the repository with the instructor notebooks,
+  the reference package and the gradebooks; the grading run's folders with other submissions);
+- ``readable``: paths inside hidden ones that it may read (the Python environment, the package copy);
+- ``writable``: the only paths it may write, create, rename or delete (its working folder, scratch).
 - It may not start processes, load native libraries through ctypes, or signal other processes;
   it exits when the grading process that started it goes away.
 
@@ -47,9 +48,8 @@ def _resolve(path):
     return os.path.realpath(os.fsdecode(path))
 
 
-def make_hook(hidden, writable):
-    hidden = [os.path.realpath(p) for p in hidden]
-    writable = [os.path.realpath(p) for p in writable]
+def make_hook(hidden, readable, writable):
+    hidden, readable, writable = ([os.path.realpath(p) for p in paths] for paths in (hidden, readable, writable))
     own_pid = os.getpid()
 
     def hook(event, args):
@@ -61,7 +61,7 @@ def make_hook(hidden, writable):
             wants_write = any(m in mode for m in "wax+") or flags & WRITE_FLAGS
             if _under(path, writable):
                 return
-            if _under(path, hidden):
+            if _under(path, hidden) and not _under(path, readable):
                 raise PermissionError(f"grading: reading {path} is not allowed")
             if wants_write:
                 raise PermissionError(f"grading: writing {path} is not allowed")
@@ -70,6 +70,10 @@ def make_hook(hidden, writable):
                 path = _resolve(arg)
                 if path is not None and not _under(path, writable):
                     raise PermissionError(f"grading: {event} on {path} is not allowed")
+        elif event in ("os.listdir", "os.scandir"):
+            path = _resolve(args[0] if args[0] is not None else ".")
+            if path is not None and _under(path, hidden) and not _under(path, readable + writable):
+                raise PermissionError(f"grading: listing {path} is not allowed")
         elif event in ("os.kill", "os.killpg"):
             if args[0] not in (own_pid, 0) or event == "os.killpg":
                 raise PermissionError("grading: signalling other processes is not allowed")
@@ -105,7 +109,8 @@ def main():
     app = IPKernelApp.instance()
     app.initialize(sys.argv[1:])
     warnings.showwarning = _warnings_to_stdout
-    sys.addaudithook(make_hook(policy.get("hidden", []), policy.get("writable", []) + [os.getcwd()]))
+    sys.addaudithook(make_hook(policy.get("hidden", []), policy.get("readable", []),
+                               policy.get("writable", []) + [os.getcwd()]))
     app.start()
 
 

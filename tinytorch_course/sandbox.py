@@ -41,18 +41,25 @@ class SandboxedExecute(Execute):
     max_kernel_restarts = Integer(3, help="cells that may kill the kernel before the rest is not run").tag(config=True)
     submission_timeout = Integer(900, help="wall-clock seconds for one submission (used by `tinytorch course grade`)").tag(config=True)
     package_path = Unicode("", help="folder put first on the kernel's sys.path (a private copy of the package)").tag(config=True)
-    hidden_paths = List(Unicode(), help="paths the kernel may not open").tag(config=True)
-    writable_paths = List(Unicode(), help="paths the kernel may write besides its working folder").tag(config=True)
+    hidden_paths = List(Unicode(), help="paths the kernel may not open (default: the repository)").tag(config=True)
+    readable_paths = List(Unicode(), help="paths inside hidden ones that the kernel may read").tag(config=True)
 
     def _kernel_policy(self, workdir, scratch):
-        hidden = self.hidden_paths or [str(ROOT / d) for d in ("source", "submitted", "autograded", "feedback", "gradebook.db")]
+        """Hidden: the whole repository (instructor notebooks, gradebooks, submissions, the reference
+        package, git history) and the gradebook in use. Readable inside it: the Python environment,
+        the kernel's own module and the package copy. Writable: the working folder and scratch."""
+        hidden = self.hidden_paths or [str(ROOT)]
         db_url = (self.resources or {}).get("nbgrader", {}).get("db_url", "")
-        if db_url.startswith("sqlite:///") and "mode=memory" not in db_url:
+        if db_url.startswith("sqlite:///"):
             hidden = hidden + [db_url[len("sqlite:///"):].split("?")[0]]
+        readable = [sys.prefix, *self.readable_paths]
+        if self.package_path:
+            readable.append(self.package_path)
         return {
             "memory_limit": self.memory_limit_mb * 2**20,
             "hidden": hidden,
-            "writable": [workdir, scratch, "/dev/null", *self.writable_paths],
+            "readable": readable,
+            "writable": [workdir, scratch, "/dev/null"],
         }
 
     def _install_kernel(self, workdir):

@@ -6,7 +6,7 @@ natively. LaTeX that the converter does not understand is reported as a build wa
 import re
 
 from docutils import nodes
-from docutils.utils.math import MathError, latex2mathml
+from docutils.utils.math import latex2mathml
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -16,6 +16,10 @@ REWRITES = (
     (re.compile(r"\\dots\b"), r"\\ldots"),
     (re.compile(r"\\([dt]?frac)\s*(\w)\s*(\w)"), r"\\\1{\2}{\3}"),  # \frac12 -> \frac{1}{2}
     (re.compile(r"\\\\\[[^\]]*\]"), r"\\\\"),  # a line break's extra space: \\[2mm] -> \\
+    (re.compile(r"\\(big|Big|bigg|Bigg)(?![a-zA-Z])"), r"\\\1l"),  # \big( -> \bigl(
+    (re.compile(r"\\iff(?![a-zA-Z])"), r"\\Longleftrightarrow"),
+    (re.compile(r"\\textbf(?![a-zA-Z])"), r"\\mathbf"),
+    (re.compile(r"\\emph(?![a-zA-Z])"), r"\\mathit"),
 )
 
 
@@ -24,7 +28,7 @@ def _mathml(self, node, latex, block):
         latex = pattern.sub(replacement, latex)
     try:
         return latex2mathml.tex2mathml(latex, as_block=block)
-    except (MathError, SyntaxError) as error:
+    except Exception as error:  # the converter raises MathError, and other errors on odd input
         logger.warning("cannot render math %r: %s", latex, error, location=node)
         return f'<code class="math">{self.encode(latex)}</code>'
 

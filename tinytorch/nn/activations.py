@@ -5,12 +5,8 @@ import math
 
 import numpy as np
 
-from tinytorch.nn.layers import Module
+from tinytorch.nn.layers import Module, _as_tensor
 from tinytorch.tensor import Tensor
-
-
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def relu(x):

@@ -2,9 +2,11 @@
 from tinytorch.nn.activations import gelu, log_softmax, relu, sigmoid, softmax, tanh
 from tinytorch.nn.layers import dropout, linear
 from tinytorch.nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
+from tinytorch.nn.spatial import avg_pool2d, conv2d, max_pool2d
 
 __all__ = [
     "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
     "linear", "dropout",
     "mse_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "conv2d", "max_pool2d", "avg_pool2d",
 ]

@@ -145,7 +145,7 @@ class Module:
                         f"the parameter has shape {param.shape}"
                     )
         if problems:
-            raise KeyError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+            raise RuntimeError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
         for name, param in params.items():
             param.data[...] = values[name]
 
@@ -155,13 +155,16 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = [self.extra_repr()] if self.extra_repr() else []
-        lines += [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        extra = self.extra_repr()
         if not self._modules:
-            return f"{type(self).__name__}({self.extra_repr()})"
+            return f"{type(self).__name__}({extra})"
+        lines = ([extra] if extra else []) + [
+            f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()
+        ]
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 def _as_tensor(x):
+    """``x`` itself if it is a Tensor, else a new float32 Tensor of it (layers accept arrays too)."""
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
@@ -241,7 +244,7 @@ def dropout(input, p=0.5, training=True):
     input = _as_tensor(input)
     if not training or p == 0:
         return input
-    keep = default_generator().random(input.shape) >= p
+    keep = default_generator().random(input.shape, dtype=np.float32) >= p
     mask = keep.astype(input.dtype) / input.dtype.type(1 - p)
     out = input.data * mask
     return Tensor.from_op(out, (input,), lambda g: (g * mask,))

@@ -5,7 +5,7 @@ import numpy as np
 
 from tinytorch.autograd import no_grad
 from tinytorch.nn.activations import log_softmax, sigmoid
-from tinytorch.nn.layers import Module
+from tinytorch.nn.layers import Module, _as_tensor
 from tinytorch.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -28,7 +28,7 @@ def _reduce(losses, reduction, name):
 
 def _pair(input, target, name):
     """``input`` and ``target`` as tensors of the same shape, or an error naming both shapes."""
-    input = input if isinstance(input, Tensor) else Tensor(input)
+    input = _as_tensor(input)
     target = target if isinstance(target, Tensor) else Tensor(target, dtype=input.dtype)
     if input.shape != target.shape:
         raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} differ")
@@ -78,7 +78,7 @@ def cross_entropy(input, target, reduction="mean"):
     Log-softmax and negative log-likelihood in one stable operation; the gradient is
     ``(softmax(input) - onehot(target)) / N`` for the mean.
     """
-    input = input if isinstance(input, Tensor) else Tensor(input)
+    input = _as_tensor(input)
     labels = _class_indices(target, input.shape)
     rows = np.arange(len(labels))
     with no_grad():

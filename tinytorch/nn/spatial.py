@@ -41,15 +41,19 @@ def sliding_windows(x, kernel, stride, padding, fill=0.0, layer="sliding_windows
         padded = x
     return sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
 
-def _fold(patches, input_shape, stride, padding):
-    """Sum window gradients ``patches`` (N, C, kh, kw, OH, OW) back onto the input (col2im)."""
-    n, c, kh, kw, oh, ow = patches.shape
-    (sh, sw), (ph, pw) = stride, padding
-    h, w = input_shape[2:]
-    grad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=patches.dtype)
+def _fold(patch, kernel, input_shape, stride, padding):
+    """Sum window gradients back onto the input (col2im): ``patch(u, v)`` is the (N, C, OH, OW)
+    gradient of window element ``(u, v)``, for every window."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    n, c, h, w = input_shape
+    grad = None
     for u in range(kh):
         for v in range(kw):
-            grad[:, :, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw] += patches[:, :, u, v]
+            g = patch(u, v)
+            if grad is None:
+                grad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+            oh, ow = g.shape[2:]
+            grad[:, :, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw] += g
     return grad[:, :, ph:ph + h, pw:pw + w]
 
 
@@ -64,17 +68,17 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
     w_mat = w.reshape(out_channels, -1)
     windows = sliding_windows(x, (kh, kw), stride, padding, layer="Conv2d")
     oh, ow = windows.shape[2:4]
-    cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, in_channels * kh * kw, oh * ow)
+    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(in_channels * kh * kw, n * oh * ow)
     out = w_mat @ cols
     if bias is not None:
         out += bias.data[:, None]
-    out = out.reshape(n, out_channels, oh, ow)
+    out = out.reshape(out_channels, n, oh, ow).transpose(1, 0, 2, 3)
 
     def backward(g):
-        g = g.reshape(n, out_channels, oh * ow)
-        grad_w = (g @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-        patches = (w_mat.T @ g).reshape(n, in_channels, kh, kw, oh, ow)
-        return _fold(patches, x.shape, stride, padding), grad_w, g.sum(axis=(0, 2))
+        g = g.transpose(1, 0, 2, 3).reshape(out_channels, -1)
+        patches = (w_mat.T @ g).reshape(in_channels, kh, kw, n, oh, ow).transpose(3, 0, 1, 2, 4, 5)
+        grad_x = _fold(lambda u, v: patches[:, :, u, v], (kh, kw), x.shape, stride, padding)
+        return grad_x, (g @ cols.T).reshape(w.shape), g.sum(axis=1)
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return Tensor.from_op(out, inputs, backward)
@@ -94,15 +98,16 @@ def max_pool2d(input, kernel_size, stride=None, padding=0):
     input, (kh, kw), stride, padding = _pool_args(input, kernel_size, stride, padding, "MaxPool2d")
     x = input.data
     windows = sliding_windows(x, (kh, kw), stride, padding, fill=-np.inf, layer="MaxPool2d")
-    n, c, oh, ow = windows.shape[:4]
-    flat = windows.reshape(n, c, oh, ow, kh * kw)
-    winner = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, winner[..., None], axis=-1)[..., 0]
+    out = windows[..., 0, 0].copy()
+    winner = np.zeros(out.shape, dtype=np.int8 if kh * kw < 128 else np.int64)
+    for k in range(1, kh * kw):
+        candidate = windows[..., k // kw, k % kw]
+        better = candidate > out
+        np.copyto(out, candidate, where=better)
+        np.copyto(winner, k, where=better)
 
     def backward(g):
-        one_hot = winner[:, :, None] == np.arange(kh * kw).reshape(1, 1, -1, 1, 1)
-        patches = (one_hot * g[:, :, None]).reshape(n, c, kh, kw, oh, ow)
-        return (_fold(patches, x.shape, stride, padding),)
+        return (_fold(lambda u, v: np.where(winner == u * kw + v, g, 0), (kh, kw), x.shape, stride, padding),)
 
     return Tensor.from_op(out, (input,), backward)
 
@@ -113,11 +118,10 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0):
     x = input.data
     windows = sliding_windows(x, (kh, kw), stride, padding, layer="AvgPool2d")
     out = windows.mean(axis=(4, 5))
-    n, c, oh, ow = out.shape
 
     def backward(g):
-        patches = np.broadcast_to((g / (kh * kw))[:, :, None, None], (n, c, kh, kw, oh, ow))
-        return (_fold(patches, x.shape, stride, padding),)
+        share = g / (kh * kw)
+        return (_fold(lambda u, v: share, (kh, kw), x.shape, stride, padding),)
 
     return Tensor.from_op(out, (input,), backward)
 
