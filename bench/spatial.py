@@ -3,7 +3,7 @@
 Workloads:
   conv     Conv2d forward+backward: input (32, 3, 32, 32), 16 output channels, 3x3, padding 1
   pool     MaxPool2d(2) forward+backward: input (32, 16, 32, 32)
-  epoch    one training epoch of Milestone 04's CNN on Fashion-MNIST (60,000 images, batch 128, Adam)
+  epoch    one training epoch of Milestone 04's CNN on Fashion-MNIST (60,000 images, batch 64, Adam)
 
 numpy's BLAS is limited to one thread with threadpoolctl and PyTorch with torch.set_num_threads(1);
 the runs of the two frameworks are interleaved so both see the same machine load, and each
@@ -135,7 +135,7 @@ def epoch_torch(torch, x, y, order, init, batch_size):
     return time.perf_counter() - start, loss.item()
 
 
-def bench_epoch(torch, repeat, images, batch_size=128):
+def bench_epoch(torch, repeat, images, batch_size=64):
     import tinytorch.nn as nn
 
     x, y, source = fashion_images(images)

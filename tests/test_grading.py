@@ -8,7 +8,6 @@ The other instructor steps then run on the same gradebook: feedback, CSV export,
 """
 import csv
 import os
-import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +16,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tinytorch_course import SOURCE, autograde, grading, module_notebooks
+from tinytorch_course import SOURCE, autograde, grading, module_notebooks, submissions
 
 MODULES = [nb.parent.name for nb in module_notebooks(SOURCE)]
-REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*(?:\n|$)", re.M | re.S)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 
@@ -32,23 +30,6 @@ def nbgrader_meta(cell):
 def graded_cells(nb):
     return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells
             if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}
-
-
-def partial_notebook(source_nb, student_nb):
-    """The student version with the first half of all solution regions (in notebook order) filled in."""
-    solutions = {nbgrader_meta(c)["grade_id"]: c.source for c in source_nb.cells if nbgrader_meta(c).get("solution")}
-    total = sum(len(REGION.findall(text)) for text in solutions.values())
-    counter = iter(range(total))
-
-    def fill(match):
-        indent, code = match.groups()
-        return code if next(counter) < max(1, total // 2) else f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()\n"
-
-    nb = nbformat.from_dict(student_nb)
-    for cell in nb.cells:
-        if nbgrader_meta(cell).get("grade_id") in solutions:
-            cell.source = REGION.sub(fill, solutions[nbgrader_meta(cell)["grade_id"]]).rstrip("\n")
-    return nb, total
 
 
 def direct_points(partial_path, source_nb, student_version, workdir):
@@ -77,7 +58,8 @@ def course(tmp_path_factory):
         source_nb = nbformat.read(SOURCE / name / f"{name}.ipynb", as_version=4)
         student_version = grading.generate(name, root / "release" / name, grading.gradebook_url(root)) / f"{name}.ipynb"
         student_nb = nbformat.read(student_version, as_version=4)
-        partial, regions = partial_notebook(source_nb, student_nb)
+        regions = submissions.count_regions(source_nb)
+        partial = submissions.fill(source_nb, student_nb, keep=range(max(1, regions // 2)))
         for student, nb in (("solution", source_nb), ("untouched", student_nb), ("partial", partial)):
             folder = root / "submitted" / student / name
             folder.mkdir(parents=True)
@@ -150,3 +132,34 @@ def test_cli_lists_every_course_step():
                          capture_output=True, text=True, check=True).stdout
     for step in ("release", "collect", "grade", "feedback", "export"):
         assert step in out
+
+
+def test_student_check_shows_what_grading_sees(course):
+    root, results, _ = course
+    name = MODULES[0]
+    notebook = root / "submitted" / "partial" / name / f"{name}.ipynb"
+    run = subprocess.run([sys.executable, "-m", "tinytorch_course.cli", "check", name[:2], "--notebook", str(notebook)],
+                         capture_output=True, text=True)
+    graded = results["partial", name]["cells"]
+    assert run.returncode == (0 if all(c["score"] == c["max"] for c in graded.values()) else 1), run.stdout + run.stderr
+    for test, cell in graded.items():
+        if cell["score"] == cell["max"]:  # passing the hidden tests implies passing the visible ones
+            assert f"PASS  {test}" in run.stdout, run.stdout
+    assert "FAIL" in run.stdout and "visible tests:" in run.stdout
+
+
+def test_collect_from_folders_and_zip_archives(tmp_path):
+    import zipfile
+
+    name = MODULES[0]
+    notebook = (SOURCE / name / f"{name}.ipynb").read_bytes()
+    (tmp_path / "download" / "bob").mkdir(parents=True)
+    (tmp_path / "download" / "bob" / f"{name}.ipynb").write_bytes(notebook)
+    (tmp_path / "download" / "notes.ipynb").write_bytes(notebook)
+    with zipfile.ZipFile(tmp_path / "lms.zip", "w") as archive:
+        archive.writestr(f"alice_{name}.ipynb", notebook)
+    collected, skipped = grading.collect([tmp_path / "download", tmp_path / "lms.zip"], root=tmp_path / "course")
+    for student in ("alice", "bob"):
+        assert (tmp_path / "course" / "submitted" / student / name / f"{name}.ipynb").read_bytes() == notebook
+    assert len(collected) == 2 and [p.name for p in skipped] == ["notes.ipynb"]
+    assert [s for s, n, _ in grading.submissions(tmp_path / "course")] == ["alice", "bob"]

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from tinytorch_course import PACKAGE, ROOT, SOURCE, grading, module_notebooks
+from tinytorch_course import PACKAGE, ROOT, SOURCE, grading, module_notebooks, submissions
 
 MODULES = [nb.parent.name for nb in module_notebooks(SOURCE)]
 NAME = MODULES[0]
@@ -123,10 +123,15 @@ Tensor.__add__ = __add__
 
 
 def cases(solution, student):
-    """student id -> (notebook or raw bytes, file name, expected score, expected note or None)."""
+    """student id -> (notebook or raw bytes, file name, expected score, expected note or None).
+
+    Expected None: the score of "last-part-missing", the solution without its last region."""
     full = sum(meta(c)["points"] for c in graded_tests(solution))
+    all_but_last = range(submissions.count_regions(solution) - 1)
     return {
-        "infinite-loop": (add_cell(solution, "while True:\n    pass"), None, full, "time limit"),
+        "infinite-loop": (submissions.fill(solution, student, all_but_last, stub="while True:\n    pass"),
+                          None, None, "time limit"),
+        "last-part-missing": (submissions.fill(solution, student, all_but_last), None, None, None),
         "ignores-interrupt": (add_cell(solution, "import time\nwhile True:\n    try:\n        time.sleep(1)\n"
                                                   "    except KeyboardInterrupt:\n        pass"), None, full, "time limit"),
         "os-exit": (add_cell(solution, "import os\nos._exit(3)"), None, full, "kernel died"),
@@ -176,6 +181,9 @@ def test_hostile_case_is_graded_with_a_clear_result(run, sid):
     _, table, results = run
     _, _, expected, note = table[sid]
     result = results[sid, NAME]
+    if expected is None:  # a solution region that never returns costs what a missing one costs
+        expected = results["last-part-missing", NAME]["score"]
+        assert 0 < expected < result["max_score"]
     assert result["score"] == expected, (result["notes"], {k: v["error"] for k, v in result["cells"].items()})
     if note:
         assert any(note in n for n in result["notes"]), result["notes"]

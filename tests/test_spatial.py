@@ -208,3 +208,10 @@ def test_conv2d_is_vectorized():
     start = time.perf_counter()
     conv(x).sum().backward()
     assert time.perf_counter() - start < 0.5
+
+
+def test_images_entering_the_first_layer_get_no_gradient(rng):
+    conv = nn.Conv2d(2, 3, 3)
+    x = Tensor(rng.standard_normal((2, 2, 5, 5)))
+    conv(x).sum().backward()
+    assert x.grad is None and conv.weight.grad is not None and conv.bias.grad is not None

@@ -173,6 +173,7 @@ def test_conversions():
     assert x.numpy() is x.data and x.item is not None
     d = x.detach()
     assert not d.requires_grad and d.data is x.data
+    assert Tensor([1.0], dtype=np.float64).detach().dtype == np.float64
     assert Tensor(5.0).item() == 5.0 and len(x) == 1 and x.ndim == 2 and x.numel() == 2
     assert "requires_grad=True" in repr(x)
     assert x.argmax(axis=1).data.tolist() == [1]

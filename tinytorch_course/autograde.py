@@ -33,7 +33,8 @@ from tinytorch_course import PACKAGE, ROOT, export
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 NOTE_PATTERNS = [
-    (re.compile(r"kernel died in cell (\d+)"), "the kernel died in cell {0}; that cell was skipped"),
+    (re.compile(r"skipped cell (\d+) \(KernelDied\)"), "the kernel died in cell {0}; that cell was skipped"),
+    (re.compile(r"skipped cell (\d+) \(CellTimeoutError\)"), "cell {0} ignored the interrupt after the time limit; it was skipped"),
     (re.compile(r"Timeout waiting for execute reply \((\d+)s\)"), "a cell ran past the {0} s time limit and was interrupted"),
 ]
 
@@ -232,6 +233,7 @@ def grade(job):
             for grade in gb.find_submission_notebook(assignment, assignment, student).grades:
                 cells[grade.name]["score"] = float(grade.auto_score or 0)
                 cells[grade.name]["error"] = errors.get(grade.name) if not grade.auto_score else None
+                cells[grade.name]["manual"] = bool(grade.needs_manual_grade)  # written answers
     status = "graded" if graded["success"] else "not graded"
     if not graded["success"] and not notes:
         notes.append("nbgrader could not grade this submission: " + (graded.get("error") or "").strip().splitlines()[-1:][0][:300]

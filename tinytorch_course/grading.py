@@ -39,19 +39,31 @@ class GradingError(Exception):
     """A course command cannot go on (unknown module, nbgrader failure)."""
 
 
-def modules():
-    """Assignment names of every module in source/, in course order."""
-    return [nb.parent.name for nb in module_notebooks(SOURCE)]
+def _reported(command):
+    """A CLI command that prints a GradingError as a message (exit status 2), not a traceback."""
+    @functools.wraps(command)
+    def run(args):
+        try:
+            return command(args)
+        except GradingError as err:
+            print(f"tinytorch: {err}", file=sys.stderr)
+            return 2
+    return run
 
 
-def find_module(key):
+def modules(folder=SOURCE):
+    """Assignment names of every module in ``folder`` (source/ by default), in course order."""
+    return [nb.parent.name for nb in module_notebooks(folder)]
+
+
+def find_module(key, folder=SOURCE):
     """``01``, ``1``, ``01_tensor`` or ``tensor`` -> ``01_tensor``."""
     key = str(key)
-    for name in modules():
+    for name in modules(folder):
         number, _, word = name.partition("_")
         if key in (name, word) or (key.isdigit() and int(key) == int(number)):
             return name
-    raise GradingError(f"no module {key!r} in source/; modules: {', '.join(modules()) or 'none'}")
+    raise GradingError(f"no module {key!r} in {folder.name}/; modules: {', '.join(modules(folder)) or 'none'}")
 
 
 def _settings():
@@ -88,6 +100,7 @@ def release(release_dir=RELEASE, db_url=gradebook_url(), names=None):
             shutil.rmtree(old)
 
 
+@_reported
 def _cmd_release(args):
     names = [find_module(m) for m in args.modules] if args.modules else None
     for dest in release(names=names):
@@ -116,19 +129,19 @@ def collect(paths, root=ROOT):
     """
     names, collected, skipped = modules(), [], []
     with tempfile.TemporaryDirectory(prefix="tinytorch-collect-") as tmp:
-        roots = []
+        folders = []
         for i, path in enumerate(map(Path, paths)):
             if path.suffix == ".zip":
                 with zipfile.ZipFile(path) as archive:
                     archive.extractall(Path(tmp, str(i)))
-                roots.append(Path(tmp, str(i)))
+                folders.append(Path(tmp, str(i)))
             else:
-                roots.append(path)
-        for root in roots:
-            for nb in sorted(root.rglob("*.ipynb")):
+                folders.append(path)
+        for folder in folders:
+            for nb in sorted(folder.rglob("*.ipynb")):
                 if ".ipynb_checkpoints" in nb.parts:
                     continue
-                owner = _notebook_owner(nb.relative_to(root), names)
+                owner = _notebook_owner(nb.relative_to(folder), names)
                 if owner is None:
                     skipped.append(nb)
                     continue
@@ -144,6 +157,7 @@ def collect(paths, root=ROOT):
     return collected, skipped
 
 
+@_reported
 def _cmd_collect(args):
     collected, skipped = collect(args.paths)
     for path in collected:
@@ -240,9 +254,9 @@ def record(result, root=ROOT):
         for notebook in submission.notebooks:
             for grade in notebook.grades:
                 cell = result["cells"].get(grade.name, {})
-                grade.auto_score = cell.get("score", 0.0)
-                grade.needs_manual_grade = False
-                total += grade.auto_score
+                grade.needs_manual_grade = cell.get("manual", False)
+                grade.auto_score = None if grade.needs_manual_grade else cell.get("score", 0.0)
+                total += grade.auto_score or 0.0
                 maximum += grade.max_score
         gb.db.commit()
     result["score"], result["max_score"] = total, maximum
@@ -302,6 +316,7 @@ def summary(results):
     return "\n".join(lines)
 
 
+@_reported
 def _cmd_grade(args):
     names = [find_module(m) for m in args.modules] if args.modules else None
     results = grade(names=names, students=args.students or None, workers=args.workers, timeout=args.timeout,
@@ -328,6 +343,7 @@ def feedback(root=ROOT, names=None):
     return sorted(Path(root, "feedback").glob("*/*/*.html"))
 
 
+@_reported
 def _cmd_feedback(args):
     names = [find_module(m) for m in args.modules] if args.modules else None
     for page in feedback(names=names):
@@ -347,6 +363,7 @@ def export_grades(to, root=ROOT):
     return Path(to)
 
 
+@_reported
 def _cmd_export(args):
     print(f"grades written to {export_grades(args.to)}")
     return 0
@@ -355,7 +372,7 @@ def _cmd_export(args):
 # ----- student check -------------------------------------------------------------------------------
 def check(module, notebook=None, timeout=None):
     """Grade a student's notebook against the module's visible tests; return the result."""
-    name = find_module(module)
+    name = find_module(module, RELEASE)
     notebook = Path(notebook or RELEASE / name / f"{name}.ipynb").resolve()
     if not notebook.exists():
         raise GradingError(f"{notebook} does not exist")
@@ -369,10 +386,11 @@ def check(module, notebook=None, timeout=None):
     return result
 
 
+@_reported
 def _cmd_check(args):
     result = check(args.module, args.notebook)
     total = maximum = 0.0
-    print(f"{find_module(args.module)}: visible tests of {args.notebook or 'the release notebook'}")
+    print(f"{find_module(args.module, RELEASE)}: visible tests of {args.notebook or 'the release notebook'}")
     for name, cell in result["cells"].items():
         total, maximum = total + cell["score"], maximum + cell["max"]
         ok = cell["score"] == cell["max"]

@@ -23,7 +23,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, List, Unicode
 
-from tinytorch_course import ROOT
+from tinytorch_course import PACKAGE, ROOT
 
 KERNEL_NAME = "tinytorch-grading"
 SKIP_TAG = "skip-execution"
@@ -46,15 +46,13 @@ class SandboxedExecute(Execute):
 
     def _kernel_policy(self, workdir, scratch):
         """Hidden: the whole repository (instructor notebooks, gradebooks, submissions, the reference
-        package, git history) and the gradebook in use. Readable inside it: the Python environment,
-        the kernel's own module and the package copy. Writable: the working folder and scratch."""
+        package, git history) and the gradebook in use. Readable inside it: the Python environment
+        and the package (the private copy when there is one). Writable: the working folder and scratch."""
         hidden = self.hidden_paths or [str(ROOT)]
         db_url = (self.resources or {}).get("nbgrader", {}).get("db_url", "")
         if db_url.startswith("sqlite:///"):
             hidden = hidden + [db_url[len("sqlite:///"):].split("?")[0]]
-        readable = [sys.prefix, *self.readable_paths]
-        if self.package_path:
-            readable.append(self.package_path)
+        readable = [sys.prefix, self.package_path or str(PACKAGE), *self.readable_paths]
         return {
             "memory_limit": self.memory_limit_mb * 2**20,
             "hidden": hidden,
@@ -100,8 +98,8 @@ class SandboxedExecute(Execute):
                     cell.outputs = [error_output(*self._death_reason)]
                     cell.metadata.setdefault("tags", []).append(SKIP_TAG)
                     killers.append(cell)
+                    self.log.warning("skipped cell %d (%s); running the notebook again", index + 1, self._death_reason[0])
                     self._death_reason = KERNEL_DIED
-                    self.log.warning("kernel died in cell %d; re-running without it", index)
                     if len(killers) > self.max_kernel_restarts:
                         for later in nb.cells[index + 1:]:
                             if later.cell_type == "code":

@@ -76,8 +76,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
 
     def backward(g):
         g = g.transpose(1, 0, 2, 3).reshape(out_channels, -1)
-        patches = (w_mat.T @ g).reshape(in_channels, kh, kw, n, oh, ow).transpose(3, 0, 1, 2, 4, 5)
-        grad_x = _fold(lambda u, v: patches[:, :, u, v], (kh, kw), x.shape, stride, padding)
+        grad_x = None
+        if input.requires_grad:  # not for the images entering the first layer
+            patches = (w_mat.T @ g).reshape(in_channels, kh, kw, n, oh, ow).transpose(3, 0, 1, 2, 4, 5)
+            grad_x = _fold(lambda u, v: patches[:, :, u, v], (kh, kw), x.shape, stride, padding)
         return grad_x, (g @ cols.T).reshape(w.shape), g.sum(axis=1)
 
     inputs = (input, weight) if bias is None else (input, weight, bias)

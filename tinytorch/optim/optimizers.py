@@ -102,15 +102,16 @@ class Adam(Optimizer):
             m, v = state["exp_avg"], state["exp_avg_sq"]
             state["step"] += 1
             t = state["step"]
-            m *= beta1
-            m += (1 - beta1) * g
+            m += (1 - beta1) * (g - m)
+            g2 = g * g
+            g2 *= 1 - beta2
             v *= beta2
-            v += (1 - beta2) * g * g
-            denom = np.sqrt(v)
-            denom /= math.sqrt(1 - beta2 ** t)
-            denom += self.eps
-            update = np.divide(m, denom, out=denom)  # reuse denom's memory
-            update *= self.lr / (1 - beta1 ** t)
+            v += g2
+            correction2 = math.sqrt(1 - beta2 ** t)
+            denom = np.sqrt(v, out=g2)  # reuse g2's memory
+            denom += self.eps * correction2
+            update = np.divide(m, denom, out=denom)
+            update *= self.lr * correction2 / (1 - beta1 ** t)
             p.data -= update
 
 class AdamW(Adam):
