@@ -85,6 +85,13 @@ def test_read_idx_rejects_bad_magic(tmp_path):
         datasets.read_idx(path)
 
 
+def test_read_idx_rejects_broken_gzip(tmp_path):
+    path = tmp_path / "broken-idx.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros(50, np.uint8)))[:-12])
+    with pytest.raises(ValueError, match="broken-idx.gz is not valid gzip data"):
+        datasets.read_idx(path)
+
+
 def test_read_idx_rejects_truncated_file(tmp_path):
     path = tmp_path / "short-idx"
     path.write_bytes(idx_bytes(np.zeros((4, 5), np.uint8))[:-3])
@@ -201,6 +208,13 @@ def test_download_rejects_wrong_checksum(places, rng, monkeypatch):
     with pytest.raises(OSError, match="SHA-256 .* expected c59f468a"):
         datasets.load_fashion_mnist()
     assert not places["user"].exists() or not any(places["user"].iterdir())
+
+
+def test_download_rejects_non_gzip(places, monkeypatch):
+    page = b"<html>captive portal</html>"
+    monkeypatch.setattr(datasets.urllib.request, "urlopen", serve({f"{s}.gz": page for s in STEMS}, []))
+    with pytest.raises(OSError, match="train-images-idx3-ubyte.gz is not gzip data"):
+        datasets.load_fashion_mnist()
 
 
 # ----- the real data -------------------------------------------------------------------------

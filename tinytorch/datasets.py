@@ -19,6 +19,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections import namedtuple
 from pathlib import Path
 
@@ -111,8 +112,18 @@ def read_idx(path):
     path = Path(path)
     raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+        try:
+            raw = _gunzip(raw)
+        except (OSError, EOFError, zlib.error):
+            raise ValueError(f"read_idx: {path} is not valid gzip data") from None
     return _parse_idx(raw, path)
+
+
+def _gunzip(data):
+    """Decompress gzip data; zlib directly is faster than ``gzip.decompress`` for one-member files."""
+    inflater = zlib.decompressobj(wbits=31)  # 31: expect a gzip header
+    out = inflater.decompress(data)
+    return out if inflater.eof and not inflater.unused_data else gzip.decompress(data)
 
 
 def _parse_idx(raw, path):
@@ -171,7 +182,10 @@ def download(name, timeout=30):
         if target.is_file():
             continue
         packed = _fetch(target.name, source["mirrors"], timeout)
-        digest = hashlib.sha256(gzip.decompress(packed)).hexdigest()
+        try:
+            digest = hashlib.sha256(_gunzip(packed)).hexdigest()
+        except (OSError, EOFError, zlib.error):
+            raise OSError(f"download: {target.name} is not gzip data; the file was not saved") from None
         if digest != source["sha256"][stem]:
             raise OSError(f"download: {target.name} has SHA-256 {digest} (uncompressed), expected "
                           f"{source['sha256'][stem]}; the file was not saved")

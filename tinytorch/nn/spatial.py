@@ -43,7 +43,8 @@ def sliding_windows(x, kernel, stride, padding, fill=0.0, layer="sliding_windows
 
 def _fold(patch, kernel, input_shape, stride, padding):
     """Sum window gradients back onto the input (col2im): ``patch(u, v)`` is the (N, C, OH, OW)
-    gradient of window element ``(u, v)``, for every window."""
+    gradient of window element ``(u, v)``, for every window; it is called once per ``(u, v)``,
+    in row-major order. Only the last two axes are spatial: (C, N, ...) layouts work too."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     n, c, h, w = input_shape
     grad = None
@@ -78,8 +79,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
         g = g.transpose(1, 0, 2, 3).reshape(out_channels, -1)
         grad_x = None
         if input.requires_grad:  # not for the images entering the first layer
-            patches = (w_mat.T @ g).reshape(in_channels, kh, kw, n, oh, ow).transpose(3, 0, 1, 2, 4, 5)
-            grad_x = _fold(lambda u, v: patches[:, :, u, v], (kh, kw), x.shape, stride, padding)
+            patches = (w_mat.T @ g).reshape(in_channels, kh, kw, n, oh, ow)
+            # fold in the (C, N, H, W) layout of `patches`, where each patches[:, u, v] is contiguous
+            grad_x = _fold(lambda u, v: patches[:, u, v], (kh, kw), (in_channels, n, *x.shape[2:]), stride, padding)
+            grad_x = grad_x.transpose(1, 0, 2, 3)
         return grad_x, (g @ cols.T).reshape(w.shape), g.sum(axis=1)
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
@@ -100,16 +103,21 @@ def max_pool2d(input, kernel_size, stride=None, padding=0):
     input, (kh, kw), stride, padding = _pool_args(input, kernel_size, stride, padding, "MaxPool2d")
     x = input.data
     windows = sliding_windows(x, (kh, kw), stride, padding, fill=-np.inf, layer="MaxPool2d")
-    out = windows[..., 0, 0].copy()
-    winner = np.zeros(out.shape, dtype=np.int8 if kh * kw < 128 else np.int64)
-    for k in range(1, kh * kw):
-        candidate = windows[..., k // kw, k % kw]
-        better = candidate > out
-        np.copyto(out, candidate, where=better)
-        np.copyto(winner, k, where=better)
+    out = windows[..., 0, 0]
+    for u in range(kh):
+        for v in range(kw):
+            if u or v:
+                out = np.maximum(out, windows[..., u, v])
 
     def backward(g):
-        return (_fold(lambda u, v: np.where(winner == u * kw + v, g, 0), (kh, kw), x.shape, stride, padding),)
+        taken = np.zeros(out.shape, dtype=bool)
+
+        def patch(u, v):  # called once per window position, in row-major order
+            winner = (windows[..., u, v] == out) & ~taken  # the first maximum of a window wins ties
+            taken[...] |= winner
+            return g * winner
+
+        return (_fold(patch, (kh, kw), x.shape, stride, padding),)
 
     return Tensor.from_op(out, (input,), backward)
 
