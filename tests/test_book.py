@@ -30,8 +30,12 @@ pytestmark = pytest.mark.xdist_group("book")
 
 @functools.cache
 def build_site(base):
-    """Build the book once per process into ``base``; return the html folder."""
-    return book.build(ROOT, output=base / "book", quiet=True, write=False)
+    """Build the book once per process into ``base``; return the html folder. One BLAS thread
+    per milestone kernel: tests run in parallel on few cores."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            patch.setenv(name, "1")
+        return book.build(ROOT, output=base / "book", quiet=True, write=False)
 
 
 @pytest.fixture(scope="session")

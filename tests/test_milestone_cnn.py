@@ -31,7 +31,7 @@ def executed():
 
 
 def _text(cell):
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
 
 
 @pytest.mark.slow
