@@ -27,6 +27,7 @@ class no_grad(contextlib.ContextDecorator):
         _grad_enabled = self._previous
         return False
 
+
 def unbroadcast(grad, shape):
     """Sum ``grad`` over the dimensions that broadcasting added, so it has ``shape``."""
     if grad.shape == shape:
@@ -36,6 +37,7 @@ def unbroadcast(grad, shape):
         extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
     )
     return grad.sum(axis=axes).reshape(shape)
+
 
 def topological_order(root):
     """Every tensor ``root`` depends on that requires a gradient, each after its inputs."""
@@ -53,6 +55,7 @@ def topological_order(root):
             stack.pop()
             order.append(node)
     return order
+
 
 def _released(grad):
     raise RuntimeError(
@@ -94,6 +97,7 @@ def backward(root, grad=None):
             previous = grads.get(key)
             grads[key] = pg if previous is None else previous + pg
         node._inputs, node._backward = (), _released  # release the graph as we go
+
 
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Compare the gradients of ``fn(*inputs)`` with central finite differences.

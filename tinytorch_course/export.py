@@ -56,7 +56,7 @@ def render(notebook_path, package=PACKAGE):
         "# Do not edit: change the notebook and export again.\n"
     )
     target = Path(package).joinpath(*targets[0].split(".")).with_suffix(".py")
-    return target, header + "\n\n".join(blocks) + "\n"
+    return target, header + "\n\n\n".join(blocks) + "\n"
 
 
 def export(notebooks=None, package=PACKAGE):

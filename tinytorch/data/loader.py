@@ -59,6 +59,7 @@ class TensorDataset(Dataset):
         """The batch of samples ``indices``, gathered with one fancy-indexing step per tensor."""
         return self._sample(np.asarray(indices, dtype=np.int64))
 
+
 def default_collate(samples):
     """Stack a list of samples (tensors, arrays, numbers, or tuples of them) into batch tensors."""
     if not samples:
@@ -74,6 +75,7 @@ def default_collate(samples):
         raise ValueError(f"default_collate: cannot stack samples of different shapes {sorted(shapes)}")
     batch = np.stack(arrays)
     return Tensor(batch, dtype=batch.dtype)
+
 
 class DataLoader:
     """Iterate over ``dataset`` in batches of ``batch_size``, optionally shuffled each epoch."""
@@ -107,6 +109,7 @@ class DataLoader:
                 yield gather(chunk)
             else:
                 yield self.collate_fn([self.dataset[int(i)] for i in chunk])
+
 
 def _batched(x, name):
     """``x``'s array as a batch ``(N, C, H, W)``, and whether it was a single image."""

@@ -54,6 +54,7 @@ def gelu(x):
 
     return Tensor.from_op(out, (x,), backward)
 
+
 def _check_dim(x, dim, name):
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"{name}: dim {dim} is out of range for a tensor of shape {x.shape}")
@@ -75,6 +76,7 @@ def log_softmax(x, dim=-1):
     shifted = x.data - x.data.max(axis=dim, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
     return Tensor.from_op(out, (x,), lambda g: (g - np.exp(out) * g.sum(axis=dim, keepdims=True),))
+
 
 class ReLU(Module):
     """Layer form of ``relu``."""

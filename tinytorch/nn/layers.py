@@ -163,6 +163,7 @@ class Module:
         ]
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
+
 def _as_tensor(x):
     """``x`` itself if it is a Tensor, else a new float32 Tensor of it (layers accept arrays too)."""
     return x if isinstance(x, Tensor) else Tensor(x)
@@ -208,6 +209,7 @@ class Linear(Module):
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
 
 class Sequential(Module):
     """Modules applied one after the other; registered as ``"0"``, ``"1"``, ..."""

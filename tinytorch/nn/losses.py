@@ -48,6 +48,7 @@ def mse_loss(input, target, reduction="mean"):
 
     return Tensor.from_op(out, (input, target), backward)
 
+
 def _class_indices(target, logits_shape):
     """``target`` as an integer array of class indices for logits of shape ``(N, C)``, or a clear error."""
     if len(logits_shape) != 2:
@@ -93,6 +94,7 @@ def cross_entropy(input, target, reduction="mean"):
 
     return Tensor.from_op(out, (input,), backward)
 
+
 def binary_cross_entropy(input, target, reduction="mean"):
     """Binary cross-entropy of probabilities ``input`` in [0, 1]; each log is clamped at -100."""
     input, target = _pair(input, target, "BCELoss")
@@ -124,6 +126,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
         return (spread(g) * (probs - y),)
 
     return Tensor.from_op(out, (input,), backward)
+
 
 class _Loss(Module):
     """A loss as a module: remembers ``reduction`` and calls the matching function."""

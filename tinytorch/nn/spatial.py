@@ -41,6 +41,7 @@ def sliding_windows(x, kernel, stride, padding, fill=0.0, layer="sliding_windows
         padded = x
     return sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
 
+
 def _fold(patch, kernel, input_shape, stride, padding):
     """Sum window gradients back onto the input (col2im): ``patch(u, v)`` is the (N, C, OH, OW)
     gradient of window element ``(u, v)``, for every window; it is called once per ``(u, v)``,
@@ -88,6 +89,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return Tensor.from_op(out, inputs, backward)
 
+
 def _pool_args(input, kernel_size, stride, padding, layer):
     input = _check_images(input, layer)
     kernel = _pair(kernel_size, "kernel_size", layer, 1)
@@ -134,6 +136,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0):
         return (_fold(lambda u, v: share, (kh, kw), x.shape, stride, padding),)
 
     return Tensor.from_op(out, (input,), backward)
+
 
 class Conv2d(Module):
     """2-D convolution layer: weight ``(out_channels, in_channels, kh, kw)``, bias ``(out_channels,)``."""

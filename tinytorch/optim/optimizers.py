@@ -38,6 +38,7 @@ class Optimizer:
         """Update every parameter that has a gradient."""
         raise NotImplementedError(f"{type(self).__name__} does not define step()")
 
+
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and weight decay."""
 
@@ -71,6 +72,7 @@ class SGD(Optimizer):
                     buf += (1 - self.dampening) * g
                 g = g + self.momentum * buf if self.nesterov else buf
             p.data -= self.lr * g
+
 
 class Adam(Optimizer):
     """Adam: per-parameter steps from bias-corrected running averages of the gradient and its square."""
@@ -113,6 +115,7 @@ class Adam(Optimizer):
             update = np.divide(m, denom, out=denom)
             update *= self.lr * correction2 / (1 - beta1 ** t)
             p.data -= update
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay: weights shrink by ``lr * weight_decay`` before each Adam step."""
