@@ -5,7 +5,6 @@ The site is built once per test session (fixture ``site``, shared with test_brow
 ``book`` xdist group) into a temporary folder, from the committed ``_toc.yml``; executed milestones
 come from the repository's execution cache when it is warm.
 """
-import functools
 import json
 import re
 from pathlib import Path
@@ -28,14 +27,22 @@ LEAK_MARKERS = ["BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HID
 pytestmark = pytest.mark.xdist_group("book")
 
 
-@functools.cache
+_builds = {}
+
+
 def build_site(base):
-    """Build the book once per process into ``base``; return the html folder. One BLAS thread
-    per milestone kernel: tests run in parallel on few cores."""
+    """Build the book once per process into ``base``; return the html folder. A failed build is
+    not tried again. One BLAS thread per milestone kernel: tests run in parallel on few cores."""
+    if base in _builds:
+        if _builds[base] is None:
+            pytest.fail("the book build failed: see the first test that needed it")
+        return _builds[base]
+    _builds[base] = None
     with pytest.MonkeyPatch.context() as patch:
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             patch.setenv(name, "1")
-        return book.build(ROOT, output=base / "book", quiet=True, write=False)
+        _builds[base] = book.build(ROOT, output=base / "book", quiet=True, write=False)
+    return _builds[base]
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,10 @@
 """Round trip of every module through the grading pipeline, in one grading run.
 
 For each module in source/: the instructor notebook submitted as is scores full marks; the
-untouched student version scores 0; a partial submission (the student version with the first
-half of its solution regions filled in from the source) scores exactly the points of the graded
-cells that pass when that notebook is run directly with the source's tests, outside nbgrader.
+untouched student version scores 0; two partial submissions (the student version with the first
+half, or all but the last, of its solution regions filled in from the source) score exactly the
+points of the graded cells that pass when that notebook runs directly with the source's tests,
+outside nbgrader.
 The other instructor steps then run on the same gradebook: feedback, CSV export, re-grading.
 """
 import csv
@@ -48,30 +49,36 @@ def direct_points(partial_path, source_nb, student_version, workdir):
                and not any(o.output_type == "error" for o in c.outputs))
 
 
+PARTIALS = {  # student id -> solution regions filled in, given the number of regions
+    "first-half": lambda n: range(max(1, n // 2)),
+    "all-but-last": lambda n: range(n - 1),
+}
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """One grading run: solution, untouched and partial submission of every module."""
+    """One grading run: solution, untouched and two partial submissions of every module."""
     root = tmp_path_factory.mktemp("course")
-    expected = {}
-    jobs = []
+    expected, direct_runs = {}, []
     for name in MODULES:
         source_nb = nbformat.read(SOURCE / name / f"{name}.ipynb", as_version=4)
         student_version = grading.generate(name, root / "release" / name, grading.gradebook_url(root)) / f"{name}.ipynb"
         student_nb = nbformat.read(student_version, as_version=4)
         regions = submissions.count_regions(source_nb)
-        partial = submissions.fill(source_nb, student_nb, keep=range(max(1, regions // 2)))
-        for student, nb in (("solution", source_nb), ("untouched", student_nb), ("partial", partial)):
+        notebooks = {"solution": source_nb, "untouched": student_nb}
+        notebooks.update({kind: submissions.fill(source_nb, student_nb, keep(regions)) for kind, keep in PARTIALS.items()})
+        for student, nb in notebooks.items():
             folder = root / "submitted" / student / name
             folder.mkdir(parents=True)
             nbformat.write(nb, folder / f"{name}.ipynb")
-        workdir = root / "direct" / name
-        workdir.mkdir(parents=True)
+            if student in PARTIALS:
+                workdir = root / "direct" / student / name
+                workdir.mkdir(parents=True)
+                direct_runs.append(((student, name), folder / f"{name}.ipynb", source_nb, student_version, workdir))
         expected[name] = {"regions": regions, "max": sum(c.metadata["nbgrader"]["points"] for c in graded_cells(source_nb).values())}
-        jobs.append((name, root / "submitted" / "partial" / name / f"{name}.ipynb", source_nb, student_version, workdir))
     with ThreadPoolExecutor(2) as pool:
-        direct = pool.map(lambda job: direct_points(*job[1:]), jobs)
-        for (name, *_), points in zip(jobs, direct):
-            expected[name]["partial"] = points
+        for (key, *_), points in zip(direct_runs, pool.map(lambda run: direct_points(*run[1:]), direct_runs)):
+            expected[key] = points
     results = grading.grade(root, workers=2, progress=False)
     return root, {(r["student"], r["assignment"]): r for r in results}, expected
 
@@ -97,13 +104,16 @@ def test_untouched_release_scores_zero(course, name):
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_partial_submission_scores_exactly_its_parts(course, name):
+def test_partial_submissions_score_exactly_their_parts(course, name):
     _, results, expected = course
-    result = results["partial", name]
-    assert result["status"] == "graded"
-    assert result["score"] == expected[name]["partial"]
+    scores = []
+    for kind in PARTIALS:
+        result = results[kind, name]
+        assert result["status"] == "graded"
+        assert result["score"] == expected[kind, name], (kind, {k: v["score"] for k, v in result["cells"].items()})
+        scores.append(result["score"])
     if expected[name]["regions"] > 1:
-        assert result["score"] < result["max_score"]
+        assert any(0 < score < expected[name]["max"] for score in scores), f"no partial score among {scores}"
 
 
 def test_gradebook_feedback_and_export(course, tmp_path):
@@ -121,8 +131,8 @@ def test_gradebook_feedback_and_export(course, tmp_path):
 
 def test_regrading_one_submission_is_idempotent(course):
     root, results, _ = course
-    again = grading.grade(root, names=MODULES[:1], students=["partial"], workers=1, progress=False)
-    assert [r["score"] for r in again] == [results["partial", MODULES[0]]["score"]]
+    again = grading.grade(root, names=MODULES[:1], students=["first-half"], workers=1, progress=False)
+    assert [r["score"] for r in again] == [results["first-half", MODULES[0]]["score"]]
     rows = list(csv.DictReader(open(grading.export_grades(root / "again.csv", root))))
     assert len(rows) == len(results)
 
@@ -137,10 +147,10 @@ def test_cli_lists_every_course_step():
 def test_student_check_shows_what_grading_sees(course):
     root, results, _ = course
     name = MODULES[0]
-    notebook = root / "submitted" / "partial" / name / f"{name}.ipynb"
+    notebook = root / "submitted" / "first-half" / name / f"{name}.ipynb"
     run = subprocess.run([sys.executable, "-m", "tinytorch_course.cli", "check", name[:2], "--notebook", str(notebook)],
                          capture_output=True, text=True)
-    graded = results["partial", name]["cells"]
+    graded = results["first-half", name]["cells"]
     assert run.returncode == (0 if all(c["score"] == c["max"] for c in graded.values()) else 1), run.stdout + run.stderr
     for test, cell in graded.items():
         if cell["score"] == cell["max"]:  # passing the hidden tests implies passing the visible ones

@@ -66,7 +66,7 @@ def duplicated(cell):
 CHEAT_BY_READING = f"""
 import glob, json, os
 solution, blocked = None, []
-candidates = [{str(SOURCE / NAME / (NAME + '.ipynb'))!r}] + glob.glob("../../../source/*/*.ipynb") + glob.glob("/tmp/tinytorch-grading-*/*/course/source/*/*.ipynb")
+candidates = [{str(SOURCE / NAME / (NAME + '.ipynb'))!r}] + glob.glob("../../../source/*/*.ipynb") + glob.glob("/tmp/tinytorch-private-*/*/course/source/*/*.ipynb")
 for path in candidates:
     try:
         cells = json.load(open(path))["cells"]

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from tinytorch_course import RELEASE, ROOT, SOURCE, module_notebooks
+from tinytorch_course.kernel import PRIVATE
 
 
 
@@ -77,7 +78,7 @@ def generate(assignment, dest, db_url):
     """Have nbgrader generate the student version of one module into ``dest`` (replaced)."""
     from tinytorch_course.autograde import api
 
-    with tempfile.TemporaryDirectory(prefix="tinytorch-release-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=PRIVATE + "release-") as tmp:
         shutil.copytree(SOURCE / assignment, Path(tmp, "source", assignment),
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         result = api(tmp, db_url).generate_assignment(assignment, force=True, create=True)
@@ -128,7 +129,7 @@ def collect(paths, root=ROOT):
     ``STUDENT_NN_name.ipynb`` (a learning platform's download). Returns (collected, skipped).
     """
     names, collected, skipped = modules(), [], []
-    with tempfile.TemporaryDirectory(prefix="tinytorch-collect-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=PRIVATE + "collect-") as tmp:
         folders = []
         for i, path in enumerate(map(Path, paths)):
             if path.suffix == ".zip":
@@ -182,7 +183,7 @@ def submissions(root=ROOT, names=None, students=None):
 @functools.cache
 def _run_dir():
     """The folder of this run's grading jobs (hidden from every kernel); removed at exit."""
-    path = tempfile.mkdtemp(prefix="tinytorch-grading-")
+    path = tempfile.mkdtemp(prefix=PRIVATE + "grading-")
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return Path(path)
 
@@ -229,7 +230,7 @@ def run_job(student, assignment, folder, timeout, source=None, visible_only=Fals
 
 def ensure_assignments(names, db_url):
     """Make sure the course gradebook knows each module's graded cells (from source/)."""
-    with tempfile.TemporaryDirectory(prefix="tinytorch-release-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=PRIVATE + "release-") as tmp:
         for name in names:
             generate(name, Path(tmp, name), db_url)
 
@@ -376,7 +377,7 @@ def check(module, notebook=None, timeout=None):
     notebook = Path(notebook or RELEASE / name / f"{name}.ipynb").resolve()
     if not notebook.exists():
         raise GradingError(f"{notebook} does not exist")
-    with tempfile.TemporaryDirectory(prefix="tinytorch-check-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=PRIVATE + "check-") as tmp:
         folder = Path(tmp, name)
         folder.mkdir()
         shutil.copyfile(notebook, folder / f"{name}.ipynb")

@@ -38,8 +38,13 @@ PATH_WRITE_EVENTS = {
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
+PRIVATE = "tinytorch-private-"  # prefix of the course tools' temporary folders (hidden from kernels)
+
+
 def _under(path, roots):
-    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+    """Whether ``path`` is one of ``roots`` or inside one; a root ending in ``*`` is a name prefix."""
+    return any(path.startswith(root[:-1]) if root.endswith("*") else path == root or path.startswith(root.rstrip("/") + "/")
+               for root in roots)
 
 
 def _resolve(path):
@@ -49,7 +54,8 @@ def _resolve(path):
 
 
 def make_hook(hidden, readable, writable):
-    hidden, readable, writable = ([os.path.realpath(p) for p in paths] for paths in (hidden, readable, writable))
+    hidden, readable, writable = ([p if p.endswith("*") else os.path.realpath(p) for p in paths]
+                                  for paths in (hidden, readable, writable))
     own_pid = os.getpid()
 
     def hook(event, args):

@@ -24,6 +24,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, List, Unicode
 
 from tinytorch_course import PACKAGE, ROOT
+from tinytorch_course.kernel import PRIVATE
 
 KERNEL_NAME = "tinytorch-grading"
 SKIP_TAG = "skip-execution"
@@ -46,9 +47,10 @@ class SandboxedExecute(Execute):
 
     def _kernel_policy(self, workdir, scratch):
         """Hidden: the whole repository (instructor notebooks, gradebooks, submissions, the reference
-        package, git history) and the gradebook in use. Readable inside it: the Python environment
+        package, git history), the gradebook in use, and the temporary folders of every release,
+        collection and grading run on the machine (copies of instructor notebooks and submissions). Readable inside it: the Python environment
         and the package (the private copy when there is one). Writable: the working folder and scratch."""
-        hidden = self.hidden_paths or [str(ROOT)]
+        hidden = [*(self.hidden_paths or [str(ROOT)]), os.path.join(tempfile.gettempdir(), PRIVATE + "*")]
         db_url = (self.resources or {}).get("nbgrader", {}).get("db_url", "")
         if db_url.startswith("sqlite:///"):
             hidden = hidden + [db_url[len("sqlite:///"):].split("?")[0]]
@@ -62,7 +64,7 @@ class SandboxedExecute(Execute):
 
     def _install_kernel(self, workdir):
         """Write the grading kernel's spec into a private folder and point Jupyter at it."""
-        self._scratch = tempfile.TemporaryDirectory(prefix="tinytorch-kernel-")
+        self._scratch = tempfile.TemporaryDirectory(prefix=PRIVATE + "kernel-")
         scratch = self._scratch.name
         spec_dir = Path(scratch, "jupyter", "kernels", KERNEL_NAME)
         spec_dir.mkdir(parents=True)
