@@ -2,6 +2,6 @@
 from tinytorch.autograd import is_grad_enabled, no_grad
 from tinytorch.random import manual_seed
 from tinytorch.tensor import Tensor, ones, randn, zeros
-from tinytorch import nn  # after Tensor: the layers build on it
+from tinytorch import nn, optim  # after Tensor: they build on it
 
-__all__ = ["Tensor", "zeros", "ones", "randn", "no_grad", "is_grad_enabled", "manual_seed", "nn"]
+__all__ = ["Tensor", "zeros", "ones", "randn", "no_grad", "is_grad_enabled", "manual_seed", "nn", "optim"]

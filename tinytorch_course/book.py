@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from tinytorch_course import PACKAGE, ROOT, module_notebooks
 
 BUILD = Path("_build")
@@ -137,37 +139,46 @@ def package_hash(package=PACKAGE):
     return digest.hexdigest()
 
 
-def prepare_cache(root=ROOT, force=False):
-    """Empty the execution cache when forced or when the package changed since it was filled.
-    Returns True when the milestones will execute again."""
-    cache = root / CACHE
+def prepare_cache(cache, force=False):
+    """Empty the execution cache folder when forced or when the package changed since it was
+    filled. Returns True when the milestones will execute again."""
+    cache = Path(cache)
     key_file = cache / CACHE_KEY
     key = package_hash()
     stale = force or not key_file.exists() or key_file.read_text() != key
-    if stale and cache.exists():
-        shutil.rmtree(cache)
+    if stale:
+        shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
     key_file.write_text(key)
     return stale
 
 
-def build(root=ROOT, output=None, force=False, quiet=False, write=True):
+def build(root=ROOT, output=None, force=False, quiet=False, write=True, cache=None):
     """Write the table of contents and build the HTML site strictly; return its folder.
 
     ``output`` is the folder that receives ``_build/html`` (default: ``root``); ``write=False``
-    builds from the ``_toc.yml`` that is there instead of writing it first. Every page is read
-    again on each build so that no warning is hidden by an incremental build; the executed
-    milestones come from the cache unless the package changed or ``force`` is given.
+    builds from the ``_toc.yml`` that is there instead of writing it first; ``cache`` is another
+    execution cache folder than ``_build/.jupyter_cache``. Every page is read again on each build
+    so that no warning is hidden by an incremental build; the executed milestones come from the
+    cache unless the package changed or ``force`` is given.
     """
     root = Path(root).resolve()
     output = Path(output).resolve() if output else root
     if write:
         write_toc(root)
-    prepare_cache(root, force)
     command = [
         sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
         "build", str(root), "--path-output", str(output), "--all", "-W", "-n", "--keep-going",
     ]
+    if cache:
+        config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+        config["execute"]["cache"] = str(Path(cache).resolve())
+        extensions = config["sphinx"]["local_extensions"]  # paths are relative to the config file
+        config["sphinx"]["local_extensions"] = {name: str(root / path) for name, path in extensions.items()}
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        command += ["--config", str(output / "_config.yml")]
+    prepare_cache(cache or root / CACHE, force)
     if quiet:
         command.append("-q")
     result = subprocess.run(command, cwd=root, capture_output=quiet, text=True)
