@@ -30,10 +30,21 @@ def in_turns(repeat, runs, warmup=True):
     return times
 
 
-def train_epoch(model, loss_fn, optimizer, batches):
-    """One epoch of the manual training loop, the same code for tinytorch and PyTorch.
+def adam_epoch(framework, model, weights, batches):
+    """One epoch of the manual training loop (cross-entropy, Adam with lr 1e-3) from ``weights``.
 
-    Returns the seconds it took and the last batch's loss."""
+    The same code trains a tinytorch model (``framework`` is tinytorch) and a PyTorch one
+    (``framework`` is torch). Returns the seconds it took and the last batch's loss.
+    """
+    params = list(model.parameters())
+    if framework.__name__ == "torch":
+        with framework.no_grad():
+            for p, value in zip(params, weights):
+                p.copy_(framework.from_numpy(value))
+    else:
+        for p, value in zip(params, weights):
+            p.data[...] = value
+    loss_fn, optimizer = framework.nn.CrossEntropyLoss(), framework.optim.Adam(params, lr=1e-3)
     start = time.perf_counter()
     for inputs, targets in batches:
         loss = loss_fn(model(inputs), targets)
@@ -41,17 +52,6 @@ def train_epoch(model, loss_fn, optimizer, batches):
         loss.backward()
         optimizer.step()
     return time.perf_counter() - start, loss.item()
-
-
-def load_weights(model, arrays, torch=None):
-    """Copy ``arrays`` into the parameters of a tinytorch model, or of a PyTorch one if ``torch``."""
-    if torch is None:
-        for p, value in zip(model.parameters(), arrays):
-            p.data[...] = value
-        return
-    with torch.no_grad():
-        for p, value in zip(model.parameters(), arrays):
-            p.copy_(torch.from_numpy(value))
 
 
 def parser(doc, workloads):

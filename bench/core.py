@@ -12,7 +12,7 @@ Run: .venv/bin/python bench/core.py [--repeat N] [--only mlp autograd matmul]
 """
 import numpy as np
 
-from common import in_turns, load_weights, one_thread, parser, report, train_epoch
+from common import adam_epoch, in_turns, one_thread, parser, report
 
 WORKLOADS = ("mlp", "autograd", "matmul")
 TARGETS = {"mlp": ("PyTorch", 0.5), "autograd": ("PyTorch", 0.5), "matmul": ("numpy", 1.1)}
@@ -35,15 +35,12 @@ def bench_mlp(torch, repeat):
     init = [p.data.copy() for p in mlp(tinytorch.nn).parameters()]
     losses = {}
 
-    def epoch(framework, batches, torch_module=None):
-        model = mlp(framework.nn)
-        load_weights(model, init, torch_module)
-        seconds, losses[framework.__name__] = train_epoch(
-            model, framework.nn.CrossEntropyLoss(), framework.optim.Adam(model.parameters(), lr=1e-3), batches)
+    def epoch(framework, batches):
+        seconds, losses[framework.__name__] = adam_epoch(framework, mlp(framework.nn), init, batches)
         return seconds
 
     times = in_turns(repeat, {"tinytorch": lambda: epoch(tinytorch, ours_batches),
-                              "PyTorch": lambda: epoch(torch, theirs_batches, torch)})
+                              "PyTorch": lambda: epoch(torch, theirs_batches)})
     note = (f"{len(ours_batches)} batches, same weights; last loss tinytorch {losses['tinytorch']:.6f}, "
             f"PyTorch {losses['torch']:.6f}")
     return times, note

@@ -14,7 +14,7 @@ Run: .venv/bin/python bench/spatial.py [--repeat N] [--only conv pool epoch] [--
 """
 import numpy as np
 
-from common import in_turns, load_weights, one_thread, parser, report, train_epoch
+from common import adam_epoch, in_turns, one_thread, parser, report
 
 WORKLOADS = ("conv", "pool", "epoch")
 TARGETS = {"conv": ("PyTorch", 2.5)}  # tinytorch time / PyTorch time, at most
@@ -90,17 +90,14 @@ def bench_epoch(torch, repeat, images, batch_size=64):
     x, y = x[order], y[order]
     losses = {}
 
-    def epoch(framework, loader, torch_module=None):
-        model = milestone_cnn(framework.nn)
-        load_weights(model, init, torch_module)
-        seconds, losses[framework.__name__] = train_epoch(
-            model, framework.nn.CrossEntropyLoss(), framework.optim.Adam(model.parameters(), lr=1e-3), loader)
+    def epoch(framework, loader):
+        seconds, losses[framework.__name__] = adam_epoch(framework, milestone_cnn(framework.nn), init, loader)
         return seconds
 
     ours = DataLoader(TensorDataset(x, y), batch_size=batch_size)
     theirs = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch_size)
-    times = in_turns(repeat, {"tinytorch": lambda: epoch(tinytorch, ours), "PyTorch": lambda: epoch(torch, theirs, torch)},
+    times = in_turns(repeat, {"tinytorch": lambda: epoch(tinytorch, ours), "PyTorch": lambda: epoch(torch, theirs)},
                      warmup=False)
     note = (f"{len(x):,} {source} images, batch {batch_size}, same weights and batches; "
             f"last loss tinytorch {losses['tinytorch']:.4f}, PyTorch {losses['torch']:.4f}")
