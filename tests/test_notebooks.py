@@ -1,4 +1,8 @@
 """Every instructor notebook executes clean from top to bottom; graded cells stay silent on stderr."""
+import subprocess
+import sys
+from pathlib import Path
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -26,3 +30,12 @@ def test_source_notebook_is_committed_without_outputs(notebook):
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", module_notebooks(SOURCE), ids=lambda p: p.stem)
+def test_nbgrader_validate_accepts_the_solution(notebook, tmp_path):
+    """nbgrader's own check: the cell metadata is valid and the solution passes every test."""
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    out = subprocess.run([nbgrader, "validate", notebook], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert "Success! Your notebook passes all the tests." in out.stdout, out.stdout + out.stderr
