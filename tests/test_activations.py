@@ -1,4 +1,5 @@
 """Activations against PyTorch (forward and gradients, float32 and extreme inputs) and finite differences."""
+import functools
 import math
 import warnings
 
@@ -13,30 +14,22 @@ from tinytorch.autograd import gradcheck
 from tinytorch.nn import functional as F
 from tinytorch.nn.activations import _erf
 
-OURS = {
-    "relu": F.relu,
-    "sigmoid": F.sigmoid,
-    "tanh": F.tanh,
-    "gelu": F.gelu,
-    "softmax": lambda x: F.softmax(x, dim=-1),
-    "softmax-dim0": lambda x: F.softmax(x, dim=0),
-    "log_softmax": lambda x: F.log_softmax(x, dim=-1),
-    "log_softmax-dim1": lambda x: F.log_softmax(x, dim=1),
+# each activation written once, for a functional module: tinytorch's or torch.nn.functional
+ACTIVATIONS = {
+    "relu": lambda f, x: f.relu(x),
+    "sigmoid": lambda f, x: f.sigmoid(x),
+    "tanh": lambda f, x: f.tanh(x),
+    "gelu": lambda f, x: f.gelu(x),
+    "softmax": lambda f, x: f.softmax(x, dim=-1),
+    "softmax-dim0": lambda f, x: f.softmax(x, dim=0),
+    "log_softmax": lambda f, x: f.log_softmax(x, dim=-1),
+    "log_softmax-dim1": lambda f, x: f.log_softmax(x, dim=1),
 }
+OURS = {name: functools.partial(fn, F) for name, fn in ACTIVATIONS.items()}
 
 
 def theirs(torch, name):
-    f = torch.nn.functional
-    return {
-        "relu": f.relu,
-        "sigmoid": torch.sigmoid,
-        "tanh": torch.tanh,
-        "gelu": f.gelu,
-        "softmax": lambda x: f.softmax(x, dim=-1),
-        "softmax-dim0": lambda x: f.softmax(x, dim=0),
-        "log_softmax": lambda x: f.log_softmax(x, dim=-1),
-        "log_softmax-dim1": lambda x: f.log_softmax(x, dim=1),
-    }[name]
+    return functools.partial(ACTIVATIONS[name], torch.nn.functional)
 
 
 @pytest.fixture(autouse=True)

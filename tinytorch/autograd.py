@@ -85,8 +85,10 @@ def backward(root, grad=None):
             continue
         local_backward, inputs = node._backward, node._inputs
         if local_backward is None:  # a leaf
-            g = np.array(g, dtype=node.data.dtype)  # own copy: never alias another tensor's grad
-            node.grad = Tensor(g if node.grad is None else node.grad.data + g, dtype=g.dtype)
+            dtype = node.data.dtype
+            # a fresh array either way: a leaf's grad never aliases another tensor's gradient
+            g = np.array(g, dtype=dtype) if node.grad is None else node.grad.data + g
+            node.grad = Tensor(g, dtype=dtype)
             continue
         for parent, pg in zip(inputs, local_backward(g)):
             if pg is None or not parent.requires_grad:

@@ -106,29 +106,26 @@ class GELU(Module):
         return gelu(x)
 
 
-class Softmax(Module):
-    """Layer form of ``softmax`` along ``dim``."""
+class _AlongDim(Module):
+    """A normalization along one dimension ``dim``, as a layer."""
 
     def __init__(self, dim=-1):
         super().__init__()
         self.dim = dim
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
+    """Layer form of ``softmax`` along ``dim``."""
 
     def forward(self, x):
         return softmax(x, self.dim)
 
-    def extra_repr(self):
-        return f"dim={self.dim}"
 
-
-class LogSoftmax(Module):
+class LogSoftmax(_AlongDim):
     """Layer form of ``log_softmax`` along ``dim``."""
-
-    def __init__(self, dim=-1):
-        super().__init__()
-        self.dim = dim
 
     def forward(self, x):
         return log_softmax(x, self.dim)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
