@@ -52,6 +52,21 @@ def site(tmp_path_factory):
     return build_site(tmp_path_factory.getbasetemp())
 
 
+@pytest.fixture(scope="session")
+def executed_milestone(site, tmp_path_factory):
+    """``executed_milestone(name)``: book/milestones/``name`` with the outputs of its run in the
+    book build, so that the milestone tests check that run instead of running the notebook again."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(tmp_path_factory.getbasetemp() / "jupyter_cache")
+
+    def executed(name):
+        nb = nbformat.read(ROOT / "book" / "milestones" / name, as_version=4)
+        return cache.merge_match_into_notebook(nb)[1]
+
+    return executed
+
+
 def toc_docnames(root=ROOT):
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     return [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]

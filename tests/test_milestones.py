@@ -1,7 +1,8 @@
-"""The milestone notebooks run end to end, as in the book build, and reach their targets.
+"""The milestone notebooks run end to end and reach their targets.
 
-Each notebook prints its results as a final JSON line and asserts its own target in its last cell;
-these tests check both, and that the saved outputs are clean (no stderr, one final progress bar).
+The book build executes every milestone (a failing one fails the build); these tests check the
+outputs of that run: each notebook prints its results as a final JSON line and asserts its own
+target in its last cell, and its saved outputs are clean (no stderr, one final progress bar).
 """
 import json
 import os
@@ -10,19 +11,19 @@ from pathlib import Path
 import pytest
 
 from conftest import require, require_module
+from test_book import executed_milestone, site  # noqa: F401  (fixtures: the book build's run)
 
 MILESTONES = Path(__file__).resolve().parents[1] / "book" / "milestones"
 FASHION = "Fashion-MNIST files (apt-get install dataset-fashion-mnist)"
+in_book_build = pytest.mark.xdist_group("book")  # with the build whose run they check
 
 
-
-def execute(name, setup=None):
-    """Execute book/milestones/``name`` in a fresh kernel; return the executed notebook."""
+def execute(name, setup):
+    """Execute book/milestones/``name`` in a fresh kernel after a ``setup`` cell; return it."""
     nbformat = require_module("nbformat")
     nbclient = require_module("nbclient")
     nb = nbformat.read(MILESTONES / name, as_version=4)
-    if setup:
-        nb.cells.insert(0, nbformat.v4.new_code_cell(setup))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(setup))
     # One BLAS thread: tests run in parallel on few cores, where threaded BLAS oversubscribes badly.
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
@@ -67,15 +68,17 @@ def test_committed_without_outputs(name):
 
 
 @pytest.mark.slow
-def test_01_perceptron():
-    nb = execute("01_perceptron.ipynb")
+@in_book_build
+def test_01_perceptron(executed_milestone):
+    nb = executed_milestone("01_perceptron.ipynb")
     check_clean(nb, ["perceptron"], figures=3)
     assert result(nb)["train_accuracy"] == 1.0
 
 
 @pytest.mark.slow
-def test_02_xor():
-    nb = execute("02_xor.ipynb")
+@in_book_build
+def test_02_xor(executed_milestone):
+    nb = executed_milestone("02_xor.ipynb")
     check_clean(nb, ["single layer", "two layers"], figures=2)
     out = result(nb)
     assert out["single_layer_accuracy"] <= 0.75
@@ -83,8 +86,9 @@ def test_02_xor():
 
 
 @pytest.mark.slow
-def test_03_mlp():
-    nb = execute("03_mlp.ipynb")
+@in_book_build
+def test_03_mlp(executed_milestone):
+    nb = executed_milestone("03_mlp.ipynb")
     out = result(nb)
     assert out["digits_test_accuracy"] >= 0.97
     if out["fashion_mnist_test_accuracy"] is None:
