@@ -1,0 +1,71 @@
+"""Checks whose failure says why: what was computed, what was expected, what came out.
+
+The module notebooks' tests and the package tests use them, so a failing check reads like
+``mul: gradient of b for a (2, 3) * b (3,): expected shape (3,), got shape (2, 3)``.
+"""
+import numpy as np
+
+
+def _array(value):
+    """A numpy array from a tinytorch Tensor, a torch tensor, an array or a number."""
+    if type(value).__module__.startswith("torch"):
+        return value.detach().cpu().numpy()
+    return np.asarray(getattr(value, "data", value))
+
+
+def _show(array):
+    return np.array2string(array, precision=5, threshold=20, edgeitems=2, separator=", ")
+
+
+def assert_close(actual, expected, what, rtol=1e-5, atol=1e-6, dtype=None):
+    """Assert ``actual`` has ``expected``'s shape and values (and ``dtype`` when given).
+
+    The error message starts with ``what`` and names the expected and the received shape, dtype
+    or values, with the index of the largest difference.
+    """
+    if actual is None:
+        raise AssertionError(f"{what}: expected a value of shape {np.shape(_array(expected))}, got None")
+    got, want = _array(actual), _array(expected)
+    if got.shape != want.shape:
+        raise AssertionError(f"{what}: expected shape {want.shape}, got shape {got.shape}")
+    if dtype is not None and got.dtype != np.dtype(dtype):
+        raise AssertionError(f"{what}: expected dtype {np.dtype(dtype)}, got dtype {got.dtype}")
+    if got.dtype.kind not in "biufc" or want.dtype.kind not in "biufc":
+        raise AssertionError(f"{what}: expected numbers, got dtype {got.dtype}")
+    close = np.isclose(got, want, rtol=rtol, atol=atol)
+    if close.all():
+        return
+    error = np.where(close, 0.0, np.abs(got.astype(np.float64) - want))
+    error[np.isnan(error)] = np.inf
+    worst = np.unravel_index(np.argmax(error), got.shape)
+    raise AssertionError(
+        f"{what}: {int((~close).sum())} of {close.size} values differ; at index {tuple(int(i) for i in worst)} "
+        f"expected {want[worst].item():.6g}, got {got[worst].item():.6g}\n"
+        f"  expected: {_show(want)}\n  got:      {_show(got)}"
+    )
+
+
+def assert_raises(error, call, what, *needles):
+    """Assert ``call()`` raises ``error`` whose message contains every string in ``needles``."""
+    try:
+        call()
+    except error as err:
+        missing = [n for n in needles if n not in str(err)]
+        if missing:
+            raise AssertionError(f"{what}: the {error.__name__} should mention {missing}, its message is: {err}") from None
+        return
+    raise AssertionError(f"{what}: expected {error.__name__}, nothing was raised")
+
+
+def assert_gradients(fn, *inputs, what, **tolerances):
+    """Assert the gradients autograd computes for ``fn(*inputs)`` match finite differences.
+
+    ``inputs`` are float64 tensors; see ``tinytorch.autograd.gradcheck``.
+    """
+    from tinytorch.autograd import gradcheck
+
+    try:
+        gradcheck(fn, *inputs, **tolerances)
+    except AssertionError as err:
+        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+        raise AssertionError(f"{what} (inputs of shape {shapes}): {err}") from None
