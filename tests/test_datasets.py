@@ -250,3 +250,12 @@ def test_load_digits():
     again = datasets.load_digits()
     np.testing.assert_array_equal(again.x_test, x_test)
     np.testing.assert_array_equal(again.y_train, y_train)
+
+
+def test_python_docs_is_the_pydoc_topics_in_a_fixed_order():
+    from pydoc_data.topics import topics
+
+    text = datasets.load_python_docs()
+    assert text == datasets.load_python_docs()
+    assert len(text) == sum(map(len, topics.values())) + len(topics) - 1
+    assert text.startswith(topics[min(topics)]) and text.endswith(topics[max(topics)])

@@ -11,6 +11,9 @@ and ``load_mnist`` read the standard IDX files, searched in this order:
 where ``<name>`` is ``fashion-mnist`` or ``mnist``. Each file may be gzipped (``.gz``) or not.
 When none of these folders has the files, they are downloaded into the user data folder and
 checked against SHA-256 checksums of their uncompressed contents.
+
+``load_python_docs`` returns English text that ships with every CPython: the documentation topics
+of ``pydoc_data.topics`` (offline).
 """
 import gzip
 import hashlib
@@ -258,3 +261,15 @@ def load_mnist(download=True):
     Images have shape (N, 28, 28), float32 in [0, 1]; labels are int64 in 0..9.
     """
     return _load_idx_dataset("mnist", download)
+
+
+# ----- text ---------------------------------------------------------------------------------
+def load_python_docs():
+    """The Python documentation topics that ship with CPython (``pydoc_data.topics``) as one string.
+
+    About 465,000 characters of English prose and code: the topics in alphabetical order of their
+    names, separated by a blank line. The text depends on the Python version, never on the call.
+    """
+    from pydoc_data.topics import topics
+
+    return "\n".join(topics[name] for name in sorted(topics))
