@@ -14,7 +14,11 @@ def relu(x):
     x = _as_tensor(x)
     a = x.data
     out = np.maximum(a, 0)
-    return Tensor.from_op(out, (x,), lambda g: (g * (a > 0),))
+
+    def backward(g):
+        return (g * (a > 0),)
+
+    return Tensor.from_op(out, (x,), backward)
 
 
 def sigmoid(x):
@@ -22,14 +26,22 @@ def sigmoid(x):
     x = _as_tensor(x)
     a = x.data
     out = np.exp(np.minimum(a, 0)) / (1 + np.exp(-np.abs(a)))
-    return Tensor.from_op(out, (x,), lambda g: (g * out * (1 - out),))
+
+    def backward(g):
+        return (g * out * (1 - out),)
+
+    return Tensor.from_op(out, (x,), backward)
 
 
 def tanh(x):
     """Hyperbolic tangent elementwise."""
     x = _as_tensor(x)
     out = np.tanh(x.data)
-    return Tensor.from_op(out, (x,), lambda g: (g * (1 - out * out),))
+
+    def backward(g):
+        return (g * (1 - out * out),)
+
+    return Tensor.from_op(out, (x,), backward)
 
 
 def _erf(z):
@@ -66,7 +78,11 @@ def softmax(x, dim=-1):
     _check_dim(x, dim, "softmax")
     e = np.exp(x.data - x.data.max(axis=dim, keepdims=True))
     out = e / e.sum(axis=dim, keepdims=True)
-    return Tensor.from_op(out, (x,), lambda g: (out * (g - (g * out).sum(axis=dim, keepdims=True)),))
+
+    def backward(g):
+        return (out * (g - (g * out).sum(axis=dim, keepdims=True)),)
+
+    return Tensor.from_op(out, (x,), backward)
 
 
 def log_softmax(x, dim=-1):
@@ -75,7 +91,11 @@ def log_softmax(x, dim=-1):
     _check_dim(x, dim, "log_softmax")
     shifted = x.data - x.data.max(axis=dim, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
-    return Tensor.from_op(out, (x,), lambda g: (g - np.exp(out) * g.sum(axis=dim, keepdims=True),))
+
+    def backward(g):
+        return (g - np.exp(out) * g.sum(axis=dim, keepdims=True),)
+
+    return Tensor.from_op(out, (x,), backward)
 
 
 class ReLU(Module):
