@@ -148,14 +148,14 @@ def test_topological_order_puts_inputs_first_and_skips_constants():
     c = Tensor([2.0])
     y = x * c
     z = y + x
-    order = topological_order(z)
-    assert c not in order and order[-1] is z
-    assert order.index(x) < order.index(y) < order.index(z)
+    ids = [id(t) for t in topological_order(z)]
+    assert id(c) not in ids and ids[-1] == id(z)
+    assert ids.index(id(x)) < ids.index(id(y)) < ids.index(id(z))
 
 
 def test_gradcheck_catches_a_wrong_derivative():
     a = Tensor(np.random.default_rng(0).standard_normal((3, 2)), dtype=np.float64)
     wrong = lambda t: Tensor.from_op(t.data**3, (t,), lambda g: (g * 2 * t.data**2,))  # noqa: E731
-    with pytest.raises(AssertionError, match="gradcheck: input 0"):
+    with pytest.raises(AssertionError, match=r"gradcheck: gradient of input 0 \(shape \(3, 2\)\)"):
         gradcheck(wrong, a)
     assert gradcheck(lambda t: t**3, a)

@@ -1,7 +1,7 @@
 """TinyTorch: a small PyTorch-style deep-learning framework on numpy."""
 from tinytorch.autograd import is_grad_enabled, no_grad
 from tinytorch.random import manual_seed
-from tinytorch.tensor import Tensor, ones, randn, zeros
+from tinytorch.tensor import Tensor, from_numpy, ones, randn, zeros
 from tinytorch import nn, optim  # after Tensor: they build on it
 
-__all__ = ["Tensor", "zeros", "ones", "randn", "no_grad", "is_grad_enabled", "manual_seed", "nn", "optim"]
+__all__ = ["Tensor", "from_numpy", "zeros", "ones", "randn", "no_grad", "is_grad_enabled", "manual_seed", "nn", "optim"]

@@ -16,15 +16,18 @@ def is_grad_enabled():
 class no_grad(contextlib.ContextDecorator):
     """Context manager (and decorator) that stops recording the graph inside it."""
 
+    def __init__(self):
+        self._saved = []  # the mode at each entry that has not exited yet
+
     def __enter__(self):
         global _grad_enabled
-        self._previous = _grad_enabled
+        self._saved.append(_grad_enabled)
         _grad_enabled = False
         return self
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_enabled = self._saved.pop()
         return False
 
 
@@ -32,6 +35,12 @@ def unbroadcast(grad, shape):
     """Sum ``grad`` over the dimensions that broadcasting added, so it has ``shape``."""
     if grad.shape == shape:
         return grad
+    try:
+        fits = np.broadcast_shapes(grad.shape, shape) == grad.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"unbroadcast: a gradient of shape {grad.shape} cannot be reduced to the input's shape {shape}")
     extra = grad.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(
         extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
@@ -85,10 +94,8 @@ def backward(root, grad=None):
             continue
         local_backward, inputs = node._backward, node._inputs
         if local_backward is None:  # a leaf
-            dtype = node.data.dtype
-            # a fresh array either way: a leaf's grad never aliases another tensor's gradient
-            g = np.array(g, dtype=dtype) if node.grad is None else node.grad.data + g
-            node.grad = Tensor(g, dtype=dtype)
+            total = g if node.grad is None else node.grad.data + g
+            node.grad = Tensor(total, dtype=node.data.dtype)  # a copy: never aliases another gradient
             continue
         for parent, pg in zip(inputs, local_backward(g)):
             if pg is None or not parent.requires_grad:
@@ -106,19 +113,15 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
     ``inputs`` are float64 tensors; returns True or raises AssertionError naming the worst entry.
     """
-    from tinytorch.tensor import Tensor
+    leaves = [type(t)(t.data, dtype=np.float64, requires_grad=True) for t in inputs]
+    out = fn(*leaves)
+    probe = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(probe)
 
-    leaves = [Tensor(t.data, dtype=np.float64, requires_grad=True) for t in inputs]
-    probe = None
+    def scalar():
+        """The projection ``(fn(*leaves) * probe).sum()`` at the leaves' current values."""
+        return float((fn(*leaves).data * probe).sum())
 
-    def scalar(*args):
-        nonlocal probe
-        out = fn(*args)
-        if probe is None:
-            probe = np.random.default_rng(seed).standard_normal(out.shape)
-        return (out * Tensor(probe, dtype=np.float64)).sum()
-
-    scalar(*leaves).backward()
     for k, leaf in enumerate(leaves):
         analytic = np.zeros_like(leaf.data) if leaf.grad is None else leaf.grad.data
         numeric = np.zeros_like(leaf.data)
@@ -126,15 +129,15 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         for i in range(flat.size):
             saved = flat[i]
             flat[i] = saved + eps
-            up = scalar(*leaves).item()
+            up = scalar()
             flat[i] = saved - eps
-            down = scalar(*leaves).item()
+            down = scalar()
             flat[i] = saved
             numeric_flat[i] = (up - down) / (2 * eps)
         if not np.allclose(analytic, numeric, atol=atol, rtol=rtol):
             worst = np.unravel_index(np.argmax(np.abs(analytic - numeric)), numeric.shape)
             raise AssertionError(
-                f"gradcheck: input {k} at index {tuple(int(i) for i in worst)}: "
-                f"autograd {analytic[worst]:.6g} vs finite differences {numeric[worst]:.6g}"
+                f"gradcheck: gradient of input {k} (shape {leaf.shape}) at index {tuple(int(i) for i in worst)}: "
+                f"finite differences give {numeric[worst]:.6g}, autograd gives {analytic[worst]:.6g}"
             )
     return True

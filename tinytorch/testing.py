@@ -57,6 +57,30 @@ def assert_raises(error, call, what, *needles):
     raise AssertionError(f"{what}: expected {error.__name__}, nothing was raised")
 
 
+def assert_same_as(oracle, fn, *arrays, what, tensor=None, oracle_fn=None, rtol=1e-10, atol=1e-12, seed=0):
+    """Assert ``fn`` gives the values and gradients the ``oracle`` framework (PyTorch, passed in) gives.
+
+    Both run on float64 copies of ``arrays``; the gradients are those of ``fn(*x)`` seeded with one
+    random output gradient. ``tensor`` is the Tensor class under test (tinytorch's by default);
+    ``oracle_fn`` stands in for ``fn`` on the oracle's tensors where the two APIs differ.
+    """
+    if tensor is None:
+        from tinytorch.tensor import Tensor as tensor
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    what = f"{what} (inputs of shape {', '.join(str(a.shape) for a in arrays)})"
+    ours = [tensor(a, dtype=np.float64, requires_grad=True) for a in arrays]
+    theirs = [oracle.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = fn(*ours), (oracle_fn or fn)(*theirs)
+    assert_close(out, ref, f"{what}: value", rtol=rtol, atol=atol)
+    probe = np.random.default_rng(seed).standard_normal(tuple(ref.shape))
+    out.backward(probe)
+    ref.backward(oracle.tensor(probe))
+    for k, (mine, reference) in enumerate(zip(ours, theirs)):
+        expected = np.zeros_like(arrays[k]) if reference.grad is None else reference.grad
+        actual = np.zeros_like(arrays[k]) if mine.grad is None else mine.grad
+        assert_close(actual, expected, f"{what}: gradient of input {k}", rtol=rtol, atol=atol)
+
+
 def assert_gradients(fn, *inputs, what, **tolerances):
     """Assert the gradients autograd computes for ``fn(*inputs)`` match finite differences.
 
