@@ -26,7 +26,7 @@ c.GenerateAssignment.create_assignment = True
 # overwritten from it (nbgrader's OverwriteCells); duplicated grade ids are dropped (DeduplicateIds).
 c.OverwriteCells.add_missing_cells = True
 c.Autograde.autograde_preprocessors = [
-    "tinytorch_course.sandbox.SandboxedExecute",  # nbgrader's Execute + limits, kernel deaths, output cap
+    "tinytorch_course.grading.sandbox.SandboxedExecute",  # nbgrader's Execute in bubblewrap, kernel deaths, output cap
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -36,10 +36,21 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.SandboxedExecute.timeout = 60  # seconds per cell; a cell past it is interrupted and scores 0
 c.SandboxedExecute.memory_limit_mb = 3072  # address-space limit of the grading kernel (RLIMIT_AS)
+c.SandboxedExecute.max_processes = 128  # processes and threads of the kernel's user (RLIMIT_NPROC)
+c.SandboxedExecute.max_file_mb = 64  # largest file the kernel may write (RLIMIT_FSIZE)
+c.SandboxedExecute.disk_mb = 256  # the kernel's writable home and /tmp, each an in-memory file system
+c.SandboxedExecute.cpu_seconds = 900  # CPU time of the kernel (RLIMIT_CPU)
 c.SandboxedExecute.max_output_chars = 200_000  # output kept per cell while executing
 c.SandboxedExecute.max_kernel_restarts = 3  # cells that kill the kernel are skipped, then re-run
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 200
+
+# ----- feedback: graded cells keep their points and pass/fail, never their hidden tests -----------
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "tinytorch_course.grading.feedback_pages.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
 
 # ----- the whole run (`tinytorch course grade`) ---------------------------------------------------
 # Wall-clock limit for one (student, module) submission, kernel restarts included.

@@ -2,34 +2,32 @@
 
 Run by ``tinytorch course grade`` (and ``tinytorch check``) in a process of its own per submission
 (forked from a server that has nbgrader imported already), so that submissions are graded in
-parallel and nothing a submission does can reach the grading run. The job's folder ``work`` gets:
+parallel and one that brings its grading down takes nothing else with it. The submission's code
+runs only inside the sandbox (``sandbox.py``). The job's folder ``work`` gets:
 
 ``course/``   a one-module nbgrader course: ``source/`` (the tests and points), ``submitted/``
-              (the submission, checked and staged), ``release/`` and ``autograded/``
-``private/``  the gradebook of this one submission (the kernel may not read it)
+              (the submission, checked and staged: regular files only), ``release/`` and
+              ``autograded/``, and the gradebook of this one submission
 ``pkg/``      a copy of the ``tinytorch`` package whose file for this module is the export of the
               submission itself (or the student version when that does not compile), so the
-              kernel neither writes the real package nor imports the reference solution
-``result.json``  status, notes, per-test score, maximum and first error, the autograded folder
+              kernel neither writes the real package nor imports the reference solution; the
+              sandbox mounts it read-only
+``result.json``  status, notes, per-test score, maximum, error and failing line, the autograded folder
 
 The parent merges ``result.json`` into the course gradebook (its only writer).
 """
-import functools
 import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import nbformat
-import nbgrader.api
 from nbgrader.api import Gradebook
-from nbgrader.apps import NbGraderAPI
-from nbgrader.coursedir import CourseDirectory
-from traitlets.config.loader import PyFileConfigLoader
 
-from tinytorch_course import PACKAGE, ROOT, export
+from tinytorch_course import PACKAGE, export
+from tinytorch_course.grading import tracebacks
+from tinytorch_course.grading.common import api, load_config
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 NOTE_PATTERNS = [
@@ -39,37 +37,12 @@ NOTE_PATTERNS = [
 ]
 
 
-def load_config(root, db_url=None):
-    """The course's nbgrader configuration, with the course folder (and gradebook) moved."""
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
-    config.CourseDirectory.root = str(root)
-    config.CourseDirectory.db_url = db_url or f"sqlite:///{Path(root, 'gradebook.db')}"
-    # Students fetch release/ from the repository, so nbgrader's exchange is unused; pointing it
-    # at a writable folder keeps nbgrader from reporting it missing.
-    config.Exchange.root = tempfile.gettempdir()
-    return config
-
-
-@functools.cache
-def _alembic_head():
-    """The gradebook schema version, read in-process (nbgrader starts an `alembic` process for it)."""
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(str(Path(nbgrader.api.__file__).parent / "alembic")).get_current_head()
-
-
-def api(root, db_url=None, config=None):
-    """nbgrader's API on the course folder ``root``, configured by nbgrader_config.py."""
-    nbgrader.api.get_alembic_version = _alembic_head
-    config = config or load_config(root, db_url)
-    return NbGraderAPI(CourseDirectory(config=config), config=config)
-
-
 def stage_submission(submitted, dest, assignment):
     """Copy a submission folder into ``dest``; return notes on anything wrong with it."""
     dest.mkdir(parents=True)
     expected = f"{assignment}.ipynb"
-    files = [p for p in sorted(Path(submitted).glob("*")) if p.is_file() and not p.is_symlink()] if Path(submitted).is_dir() else []
+    submitted = Path(submitted)
+    files = [p for p in sorted(submitted.iterdir()) if p.is_file() and not p.is_symlink()] if submitted.is_dir() else []
     for path in files:
         if path.stat().st_size <= MAX_NOTEBOOK_BYTES:
             shutil.copyfile(path, dest / path.name)
@@ -165,39 +138,37 @@ def _notes_from_log(log):
     return notes
 
 
-def _first_errors(notebook_path):
-    """grade_id -> first line of the error each graded cell ended with (or None)."""
-    errors = {}
+def _failures(notebook_path):
+    """grade_id -> (error message, failing line of the cell or None) of each graded cell that failed."""
+    failures = {}
     if not notebook_path.exists():
-        return errors
+        return failures
     for cell in nbformat.read(notebook_path, as_version=4).cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if not grade_id or cell.cell_type != "code":
             continue
-        for out in cell.get("outputs", []):
-            if out.output_type == "error":
-                errors[grade_id] = f"{out.ename}: {out.evalue}".strip()[:300]
-                break
-            if out.output_type == "stream" and out.name == "stderr":
-                errors[grade_id] = "wrote to stderr: " + out.text.strip().splitlines()[0][:200] if out.text.strip() else "wrote to stderr"
-                break
-    return errors
+        if found := tracebacks.summary(cell):
+            failures[grade_id] = (found[0][:2000], found[1])
+        elif stderr := [o for o in cell.get("outputs", []) if o.output_type == "stream" and o.name == "stderr"]:
+            text = stderr[0].text.strip()
+            failures[grade_id] = ("wrote to stderr" + (": " + text.splitlines()[0][:200] if text else ""), None)
+    return failures
 
 
 def grade(job):
     """Grade ``job`` (see the module docstring); return the result dictionary."""
     work, assignment, student = Path(job["work"]), job["assignment"], job["student"]
-    course, private = work / "course", work / "private"
-    private.mkdir(parents=True, exist_ok=True)
+    course = work / "course"
     source = Path(job["source"])
     shutil.copytree(source, course / "source" / assignment, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     submitted = course / "submitted" / student / assignment
     notes = stage_submission(Path(job["submission"]), submitted, assignment)
 
-    db_url = f"sqlite:///{private / 'gradebook.db'}"
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
     config = load_config(course, db_url)
     config.SandboxedExecute.package_path = str(work / "pkg")
-    config.SandboxedExecute.hidden_paths = [str(ROOT), job.get("hide", str(work))]
+    config.SandboxedExecute.sandbox = job["sandbox"]
+    config.SandboxedExecute.kernel_uid = -1 if job.get("uid") is None else job["uid"]
     if job.get("cell_timeout"):
         config.SandboxedExecute.timeout = job["cell_timeout"]
     if job.get("visible_only"):  # the source is a release notebook: no solution markers, no hidden tests
@@ -216,14 +187,14 @@ def grade(job):
     (work / "nbgrader.log").write_text(log + (graded.get("error") or ""))
     notes += _notes_from_log(log)
     autograded = course / "autograded" / student / assignment
-    errors = _first_errors(autograded / f"{assignment}.ipynb")
+    failures = _failures(autograded / f"{assignment}.ipynb")
 
     cells = {}
     timestamp = None
     with Gradebook(db_url) as gb:
         notebook = gb.find_notebook(assignment, assignment)
         for cell in notebook.grade_cells:
-            cells[cell.name] = {"score": 0.0, "max": float(cell.max_score), "error": None}
+            cells[cell.name] = {"score": 0.0, "max": float(cell.max_score), "error": None, "line": None}
         try:
             submission = gb.find_submission(assignment, student)
         except Exception:
@@ -232,7 +203,8 @@ def grade(job):
             timestamp = submission.timestamp.isoformat() if submission.timestamp else None
             for grade in gb.find_submission_notebook(assignment, assignment, student).grades:
                 cells[grade.name]["score"] = float(grade.auto_score or 0)
-                cells[grade.name]["error"] = errors.get(grade.name) if not grade.auto_score else None
+                if not grade.auto_score:
+                    cells[grade.name]["error"], cells[grade.name]["line"] = failures.get(grade.name, (None, None))
                 cells[grade.name]["manual"] = bool(grade.needs_manual_grade)  # written answers
     status = "graded" if graded["success"] else "not graded"
     if not graded["success"] and not notes:

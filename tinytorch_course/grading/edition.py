@@ -1,0 +1,116 @@
+"""The student edition: what students get, with no solution and no hidden test in it.
+
+``student_edition(out)`` writes a folder (a git repository, and optionally a zip archive) with the
+release notebooks, the milestones and the book sources, the course tools (``tinytorch check``,
+``export``, ``reset``), and a ``tinytorch`` package whose module-taught files are exported from the
+release notebooks: stubs that raise ``NotImplementedError``. Code that no module teaches (the
+package's ``__init__`` files, datasets, random) is copied as it is. No ``source/``, gradebook,
+submission, test suite or reference solution goes in.
+
+``publish_solution(module, out)`` adds a module's reference code to an edition after its deadline:
+``solutions/NN_name/NN_name.ipynb`` (the release notebook with the solution cells filled in, still
+without hidden tests) and the module's package file exported from it, so that a student stuck in
+one module can go on with the next ones and the milestones. ``tinytorch reset`` in the edition
+restores each module's file from its published solution, or else from the release notebook.
+"""
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import nbformat
+
+from tinytorch_course import PACKAGE, RELEASE, ROOT, SOURCE, export
+from tinytorch_course.grading.common import GradingError, find_module, modules
+from tinytorch_course.grading.tracebacks import HIDDEN_REGION
+
+# Copied from the repository (when present): the book, the course tools, the set-up.
+SHARED = ["book", "tinytorch_course", "_config.yml", "_toc.yml", "nbgrader_config.py", "pyproject.toml",
+          "requirements", "scripts/setup.sh", ".gitignore"]
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info", "_build")
+SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+README = """# TinyTorch (student edition)
+
+Build a PyTorch-style deep-learning framework, module by module, in the notebooks of `release/`.
+
+```bash
+bash scripts/setup.sh                                   # .venv with everything the course needs
+.venv/bin/tinytorch check 01                            # your notebook against the visible tests
+.venv/bin/tinytorch export release/01_tensor/01_tensor.ipynb  # your code into tinytorch/
+.venv/bin/tinytorch reset                               # back to the stubs (or published solutions)
+```
+
+The milestones are in `book/milestones/`. When your instructor publishes the solution of a
+module, it appears in `solutions/` and `tinytorch reset` uses it.
+"""
+
+
+def _render(notebook, out):
+    """(package file in ``out``, text) of a notebook's export, naming the notebook relative to ``out``."""
+    target, text = export.render(notebook, out / "tinytorch")
+    return target, text.replace(str(Path(notebook).resolve()), str(Path(notebook).resolve().relative_to(out.resolve())))
+
+
+def _commit(out, message):
+    if shutil.which("git") and (out / ".git").is_dir():
+        git = ["git", "-C", str(out), "-c", "user.name=TinyTorch", "-c", "user.email=tinytorch@localhost"]
+        subprocess.run(git + ["add", "-A"], check=True, capture_output=True)
+        subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", message], check=True, capture_output=True)
+
+
+def student_edition(out, archive=False, git=True):
+    """Write the student edition into ``out`` (must not exist or be empty); return ``out``."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise GradingError(f"{out} is not empty; give a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in modules():
+        shutil.copytree(RELEASE / name, out / "release" / name, ignore=IGNORE)
+    for item in SHARED:
+        path = ROOT / item
+        if path.is_dir():
+            shutil.copytree(path, out / item, ignore=IGNORE)
+        elif path.is_file():
+            (out / item).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, out / item)
+    shutil.copytree(PACKAGE, out / "tinytorch", ignore=IGNORE)
+    for name in modules():
+        target, text = _render(out / "release" / name / f"{name}.ipynb", out)
+        target.write_text(text)
+    (out / "README.md").write_text(README)
+    if git and shutil.which("git"):
+        subprocess.run(["git", "init", "-q", str(out)], check=True)
+        _commit(out, "TinyTorch student edition")
+    if archive:
+        with zipfile.ZipFile(out.with_suffix(".zip"), "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(out.rglob("*")):
+                if path.is_file() and ".git" not in path.relative_to(out).parts:
+                    zf.write(path, Path(out.name, path.relative_to(out)))
+    return out
+
+
+def solution_notebook(name):
+    """The release notebook of module ``name`` with its solution cells filled in (no hidden tests)."""
+    meta = lambda cell: cell.metadata.get("nbgrader", {})  # noqa: E731
+    source = nbformat.read(SOURCE / name / f"{name}.ipynb", as_version=4)
+    solutions = {meta(c)["grade_id"]: c.source for c in source.cells if meta(c).get("solution")}
+    nb = nbformat.read(RELEASE / name / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if meta(cell).get("grade_id") in solutions:
+            cell.source = HIDDEN_REGION.sub("", SOLUTION_MARKER.sub("", solutions[meta(cell)["grade_id"]]))
+    return nb
+
+
+def publish_solution(module, out):
+    """Publish module ``module``'s reference code into the student edition ``out``; return the notebook."""
+    out, name = Path(out), find_module(module)
+    if not (out / "release" / name).is_dir():
+        raise GradingError(f"{out} is not a student edition with module {name} (no release/{name}/)")
+    notebook = out / "solutions" / name / f"{name}.ipynb"
+    notebook.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(solution_notebook(name), notebook)
+    target, text = _render(notebook, out)
+    target.write_text(text)
+    _commit(out, f"Solution of {name}")
+    return notebook
