@@ -249,7 +249,11 @@ def dropout(input, p=0.5, training=True):
     keep = default_generator().random(input.shape, dtype=np.float32) >= p
     mask = keep.astype(input.dtype) / input.dtype.type(1 - p)
     out = input.data * mask
-    return Tensor.from_op(out, (input,), lambda g: (g * mask,))
+
+    def backward(g):
+        return (g * mask,)
+
+    return Tensor.from_op(out, (input,), backward)
 
 
 class Dropout(Module):
