@@ -5,6 +5,7 @@ from tinytorch.nn.layers import Dropout, Linear, Module, Parameter, Sequential
 from tinytorch.nn.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from tinytorch.nn.spatial import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from tinytorch.nn.embeddings import Embedding
+from tinytorch.nn.attention import MultiheadAttention
 
 __all__ = [
     "functional",
@@ -12,5 +13,5 @@ __all__ = [
     "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
-    "Embedding",
+    "Embedding", "MultiheadAttention",
 ]
