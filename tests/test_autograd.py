@@ -1,5 +1,6 @@
 """The backward engine: order, accumulation, broadcasting, graph release, grad mode."""
 import gc
+import re
 import weakref
 
 import numpy as np
@@ -159,3 +160,46 @@ def test_gradcheck_catches_a_wrong_derivative():
     with pytest.raises(AssertionError, match=r"gradcheck: gradient of input 0 \(shape \(3, 2\)\)"):
         gradcheck(wrong, a)
     assert gradcheck(lambda t: t**3, a)
+
+
+def test_no_grad_is_reentrant_like_torch(torch):
+    """One no_grad object entered again before it exits (recursion, nesting) restores every level."""
+    for framework in (tinytorch, torch):
+        @framework.no_grad()
+        def depth(n):
+            assert not framework.is_grad_enabled()
+            return 0 if n == 0 else 1 + depth(n - 1)
+
+        assert depth(3) == 3 and framework.is_grad_enabled(), framework.__name__
+    same = tinytorch.no_grad()  # torch.no_grad does not allow this one; tinytorch's does
+    with same:
+        with same:
+            pass
+        assert not tinytorch.is_grad_enabled()
+    assert tinytorch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("grad_shape, shape", [((2, 3), (3, 2)), ((6,), (2, 3)), ((3,), (2, 3)), ((4, 3), (2, 3))])
+def test_unbroadcast_rejects_shapes_broadcasting_cannot_give(grad_shape, shape):
+    with pytest.raises(ValueError, match=rf"unbroadcast: a gradient of shape {re.escape(str(grad_shape))} .*{re.escape(str(shape))}"):
+        unbroadcast(np.ones(grad_shape), shape)
+
+
+def test_a_wrongly_shaped_local_gradient_fails_like_torch(torch):
+    """A backward returning a gradient of the wrong shape is an error, never silently reshaped."""
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    flat = Tensor.from_op(x.data.sum(axis=0), (x,), lambda g: (np.ones(6),))
+    with pytest.raises(ValueError, match=r"\(6,\).*\(2, 3\)"):
+        flat.sum().backward()
+
+    class Flat(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            return t.sum(dim=0)
+
+        @staticmethod
+        def backward(ctx, g):
+            return torch.ones(6, dtype=g.dtype)
+
+    with pytest.raises(RuntimeError, match="invalid gradient"):
+        Flat.apply(torch.ones((2, 3), dtype=torch.float64, requires_grad=True)).sum().backward()

@@ -305,7 +305,7 @@ class Tensor:
         """Reorder all dimensions: ``out.shape[i] == self.shape[dims[i]]``."""
         dims = _shape_argument(dims)
         n = self.ndim
-        if sorted(d % n if -n <= d < n else None for d in dims) != list(range(n)):
+        if sorted(d % n for d in dims if -n <= d < n) != list(range(n)):  # each dim once, in range
             raise ValueError(f"permute: dims {dims} are not a permutation of the {n} dimensions of shape {self.shape}")
         dims = tuple(d % n for d in dims)  # every dim as a non-negative index
         out = np.transpose(self.data, dims)
