@@ -1,33 +1,23 @@
-"""What the benchmarks share: timing in turns, one training epoch, and the report.
+"""What the benchmarks share: the harness settings, one training epoch, and the report.
 
+Timing and statistics come from tinytorch's benchmark harness (``tinytorch.perf``, Module 19).
 Every figure is measured at one thread (threadpoolctl for numpy's BLAS, torch.set_num_threads(1)),
-with the contenders taking turns so that they see the same machine load. A ratio is the median
-over the rounds of tinytorch's time over the other's; the times shown are the best rounds.
+with the contenders running in interleaved rounds, in a random order within each round, so that
+they see the same machine load. A ratio is the median over the rounds of tinytorch's time over
+the other's, with its 95% bootstrap interval; the times shown are the median and the best round.
 """
 import argparse
-import platform
-import time
 from contextlib import contextmanager
 
-import numpy as np
+from tinytorch.perf import Benchmark, environment, paired_ratio, percentile, timed
 
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+__all__ = ["timed", "in_turns", "adam_epoch", "parser", "one_thread", "report"]
 
 
 def in_turns(repeat, runs, warmup=True):
-    """Seconds of each of ``runs`` (name -> function) over ``repeat`` rounds, the runs taking turns."""
-    if warmup:
-        for fn in runs.values():
-            fn()
-    times = {name: [] for name in runs}
-    for _ in range(repeat):
-        for name, fn in runs.items():
-            times[name].append(timed(fn))
-    return times
+    """Seconds of each of ``runs`` (name -> function) over ``repeat`` interleaved rounds."""
+    harness = Benchmark(warmup=1 if warmup else 0, min_repeats=repeat, max_repeats=repeat)
+    return {name: result.times for name, result in harness.compare(runs).results.items()}
 
 
 def adam_epoch(framework, model, weights, batches):
@@ -45,13 +35,17 @@ def adam_epoch(framework, model, weights, batches):
         for p, value in zip(params, weights):
             p.data[...] = value
     loss_fn, optimizer = framework.nn.CrossEntropyLoss(), framework.optim.Adam(params, lr=1e-3)
-    start = time.perf_counter()
-    for inputs, targets in batches:
-        loss = loss_fn(model(inputs), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return time.perf_counter() - start, loss.item()
+    losses = []
+
+    def epoch():
+        for inputs, targets in batches:
+            loss = loss_fn(model(inputs), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        losses.append(loss.item())
+
+    return timed(epoch), losses[-1]
 
 
 def parser(doc, workloads):
@@ -64,13 +58,16 @@ def parser(doc, workloads):
 
 @contextmanager
 def one_thread():
-    """PyTorch and numpy's BLAS on one thread; yields torch. Prints the versions."""
+    """PyTorch and numpy's BLAS on one thread; yields torch. Prints the environment."""
     import torch
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     with threadpool_limits(limits=1):
-        print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, 1 thread")
+        env = environment()
+        print(f"{env['python']}, numpy {env['numpy']} ({env['blas']['name']} {env['blas']['version']}), "
+              f"torch {torch.__version__}, 1 thread; {env['cpu']}, {env['cpus_available']} cores, "
+              f"load average {env['load_average'][0]:.1f}")
         yield torch
 
 
@@ -81,12 +78,11 @@ def report(name, note, times, target=None):
     """
     print(f"\n{name}: {note}")
     for label, runs in times.items():
-        print(f"  {label:10s} {min(runs) * 1e3:11.3f} ms")
-    ours = np.array(times["tinytorch"])
-    ratios = {label: float(np.median(ours / np.array(runs))) for label, runs in times.items() if label != "tinytorch"}
-    for label, ratio in ratios.items():
-        print(f"  tinytorch / {label}: {ratio:.2f}x")
+        print(f"  {label:10s} median {percentile(runs, 50) * 1e3:11.3f} ms, best {min(runs) * 1e3:11.3f} ms")
+    ratios = {label: paired_ratio(times["tinytorch"], runs) for label, runs in times.items() if label != "tinytorch"}
+    for label, (ratio, low, high) in ratios.items():
+        print(f"  tinytorch / {label}: {ratio:.2f}x (95% CI {low:.2f}-{high:.2f}, {len(times['tinytorch'])} rounds)")
     if target:
         reference, limit = target
-        verdict = "met" if ratios[reference] <= limit else "missed"
-        print(f"  target: at most {limit}x {reference} -> {ratios[reference]:.2f}x, {verdict}")
+        ratio = ratios[reference][0]
+        print(f"  target: at most {limit}x {reference} -> {ratio:.2f}x, {'met' if ratio <= limit else 'missed'}")

@@ -1,0 +1,24 @@
+"""Performance tools: the benchmark harness (Module 19)."""
+from tinytorch.perf.benchmark import (
+    Benchmark,
+    Comparison,
+    ManualClock,
+    Result,
+    bootstrap_ci,
+    environment,
+    markdown_table,
+    median_ci,
+    offline,
+    paired_ratio,
+    percentile,
+    plot,
+    single_stream,
+    summarize,
+    timed,
+)
+
+__all__ = [
+    "Benchmark", "Comparison", "Result", "ManualClock", "timed", "environment",
+    "percentile", "median_ci", "summarize", "bootstrap_ci", "paired_ratio",
+    "single_stream", "offline", "markdown_table", "plot",
+]
