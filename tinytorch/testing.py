@@ -88,8 +88,11 @@ def assert_gradients(fn, *inputs, what, **tolerances):
     """
     from tinytorch.autograd import gradcheck
 
+    shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
     try:
         gradcheck(fn, *inputs, **tolerances)
     except AssertionError as err:
-        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
         raise AssertionError(f"{what} (inputs of shape {shapes}): {err}") from None
+    except Exception as err:  # e.g. a backward that returns an array of the wrong shape
+        raise AssertionError(f"{what} (inputs of shape {shapes}): the gradient computation raised "
+                             f"{type(err).__name__}: {err}") from err
