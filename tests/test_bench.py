@@ -20,7 +20,7 @@ def test_benchmark_prints_ratios(torch, args):
     assert "target: at most" in out.stdout
 
 
-@pytest.mark.parametrize("script", ["core.py", "spatial.py", "grading.py"])
+@pytest.mark.parametrize("script", ["core.py", "spatial.py", "grading.py", "datasets.py"])
 def test_benchmark_has_help(script):
     out = subprocess.run([sys.executable, BENCH / script, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "usage:" in out.stdout, out.stderr

@@ -2,7 +2,6 @@
 import gzip
 import hashlib
 import io
-import time
 import urllib.error
 
 import numpy as np
@@ -218,16 +217,14 @@ def test_download_rejects_non_gzip(places, monkeypatch):
 
 
 # ----- the real data -------------------------------------------------------------------------
-def test_fashion_mnist_loads_fast():
+def test_fashion_mnist_loads_from_disk():
+    """Its loading speed is measured by bench/datasets.py, never asserted here."""
     paths = datasets.find_files("fashion-mnist")
     require(paths is not None, "Fashion-MNIST files (apt-get install dataset-fashion-mnist)")
-    start = time.perf_counter()
     x_train, y_train, x_test, y_test = datasets.load_fashion_mnist(download=False)
-    elapsed = time.perf_counter() - start
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert np.bincount(y_train).tolist() == [6000] * 10 and np.bincount(y_test).tolist() == [1000] * 10
     assert x_train.min() == 0.0 and x_train.max() == 1.0
-    assert elapsed < 2.0, f"loading Fashion-MNIST took {elapsed:.2f} s"
 
 
 def test_fashion_mnist_files_match_checksums():

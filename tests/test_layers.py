@@ -213,6 +213,7 @@ def test_state_dict_round_trip_copies_and_loads_in_place():
     saved["fc1.bias"] += 1  # ... and copied: the model does not alias the dict
     assert not np.array_equal(saved["fc1.bias"], b.fc1.bias.data)
     b.load_state_dict({k: Tensor(v) for k, v in saved.items()})  # Tensors are accepted too
+    np.testing.assert_array_equal(b.fc1.bias.data, saved["fc1.bias"])
 
 
 def test_load_state_dict_errors_name_keys_and_shapes():
