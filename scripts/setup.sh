@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-system_packages=(chromium fonts-noto-color-emoji dataset-fashion-mnist)
+system_packages=(chromium fonts-noto-color-emoji dataset-fashion-mnist bubblewrap)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${system_packages[@]}"; do
@@ -15,7 +15,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
     fi
 else
-    echo "note: not root on Debian; install these yourself for the browser test and Fashion-MNIST:" \
+    echo "note: not root on Debian; install these yourself for the browser test, Fashion-MNIST and the grading sandbox:" \
          "${system_packages[*]}" >&2
 fi
 

@@ -40,3 +40,30 @@ def fill(source_nb, student_nb, keep, stub="# YOUR CODE HERE\nraise NotImplement
         if _nbgrader(cell).get("grade_id") in solutions:
             cell.source = REGION.sub(region, solutions[_nbgrader(cell)["grade_id"]]).rstrip("\n")
     return nb
+
+
+HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS", re.M | re.S)
+
+
+def trivial(line):
+    """Lines too common to be a secret: shorter than 12 characters once stripped (``pass``,
+    ``return out``, ``)``, ``else:``), or without a letter."""
+    return len(line) < 12 or not re.search(r"[A-Za-z]", line)
+
+
+def secret_lines(source_folder, release_folder):
+    """{stripped line: (module, "solution" or "hidden test")} of every non-trivial line inside a
+    solution or hidden-test region of the instructor notebooks, leaving out the lines the release
+    notebooks show anyway (provided code that a solution repeats)."""
+    public = {line.strip() for nb_path in release_folder.glob("*/*.ipynb")
+              for cell in nbformat.read(nb_path, as_version=4).cells for line in cell.source.split("\n")}
+    secrets = {}
+    for nb_path in sorted(source_folder.glob("[0-9][0-9]_*/[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(nb_path, as_version=4).cells:
+            for kind, pattern in (("solution", REGION), ("hidden test", HIDDEN)):
+                for match in pattern.finditer(cell.source):
+                    for line in match.groups()[-1].split("\n"):
+                        line = line.strip()
+                        if not trivial(line) and line not in public:
+                            secrets.setdefault(line, (nb_path.stem, kind))
+    return secrets

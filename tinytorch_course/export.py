@@ -93,8 +93,17 @@ def _cmd_export(args):
     return 0
 
 
+def reference_notebooks():
+    """The notebooks ``tinytorch reset`` exports: every instructor notebook in source/ or, in the
+    student edition (no source/), each module's published solution, else its release notebook."""
+    if SOURCE.is_dir():
+        return module_notebooks(SOURCE)
+    published = {nb.stem: nb for nb in module_notebooks(ROOT / "solutions")} if (ROOT / "solutions").is_dir() else {}
+    return [published.get(nb.stem, nb) for nb in module_notebooks(ROOT / "release")]
+
+
 def _cmd_reset(args):
-    for _, target in export():
+    for _, target in export(reference_notebooks()):
         print(f"restored {target.relative_to(ROOT)}")
     return 0
 
@@ -114,7 +123,8 @@ def add_commands(commands):
 
     p = commands.add_parser(
         "reset",
-        help="restore the reference package from source/",
-        description="Overwrite every exported package file with the reference export of source/.",
+        help="restore the reference package (student edition: the stubs or published solutions)",
+        description="Overwrite every exported package file with the export of source/; in the student "
+        "edition, with the published solution of each module (solutions/), else its release notebook.",
     )
     p.set_defaults(func=_cmd_reset)

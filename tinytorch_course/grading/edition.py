@@ -1,28 +1,30 @@
 """The student edition: what students get, with no solution and no hidden test in it.
 
 ``student_edition(out)`` writes a folder (a git repository, and optionally a zip archive) with the
-release notebooks, the milestones and the book sources, the course tools (``tinytorch check``,
+release notebooks (generated afresh from source/), the milestones and the book sources, the course tools (``tinytorch check``,
 ``export``, ``reset``), and a ``tinytorch`` package whose module-taught files are exported from the
 release notebooks: stubs that raise ``NotImplementedError``. Code that no module teaches (the
 package's ``__init__`` files, datasets, random) is copied as it is. No ``source/``, gradebook,
 submission, test suite or reference solution goes in.
 
 ``publish_solution(module, out)`` adds a module's reference code to an edition after its deadline:
-``solutions/NN_name/NN_name.ipynb`` (the release notebook with the solution cells filled in, still
-without hidden tests) and the module's package file exported from it, so that a student stuck in
+``solutions/NN_name/NN_name.ipynb`` (the edition's release notebook with the solution cells filled
+in, still without hidden tests) and the module's package file exported from it, so that a student stuck in
 one module can go on with the next ones and the milestones. ``tinytorch reset`` in the edition
 restores each module's file from its published solution, or else from the release notebook.
 """
 import re
 import shutil
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
 import nbformat
 
-from tinytorch_course import PACKAGE, RELEASE, ROOT, SOURCE, export
-from tinytorch_course.grading.common import GradingError, find_module, modules
+from tinytorch_course import PACKAGE, ROOT, SOURCE, export
+from tinytorch_course.grading.common import TEMP_PREFIX, GradingError, find_module, modules
+from tinytorch_course.grading.releasing import generate
 from tinytorch_course.grading.tracebacks import HIDDEN_REGION
 
 # Copied from the repository (when present): the book, the course tools, the set-up.
@@ -65,8 +67,9 @@ def student_edition(out, archive=False, git=True):
     if out.exists() and any(out.iterdir()):
         raise GradingError(f"{out} is not empty; give a new folder")
     out.mkdir(parents=True, exist_ok=True)
-    for name in modules():
-        shutil.copytree(RELEASE / name, out / "release" / name, ignore=IGNORE)
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX + "edition-") as tmp:
+        for name in modules():  # generated afresh: a module not released yet is in it too
+            generate(name, out / "release" / name, f"sqlite:///{Path(tmp, 'gradebook.db')}")
     for item in SHARED:
         path = ROOT / item
         if path.is_dir():
@@ -90,12 +93,12 @@ def student_edition(out, archive=False, git=True):
     return out
 
 
-def solution_notebook(name):
-    """The release notebook of module ``name`` with its solution cells filled in (no hidden tests)."""
+def solution_notebook(name, release_notebook):
+    """``release_notebook`` of module ``name`` with its solution cells filled in (no hidden tests)."""
     meta = lambda cell: cell.metadata.get("nbgrader", {})  # noqa: E731
     source = nbformat.read(SOURCE / name / f"{name}.ipynb", as_version=4)
     solutions = {meta(c)["grade_id"]: c.source for c in source.cells if meta(c).get("solution")}
-    nb = nbformat.read(RELEASE / name / f"{name}.ipynb", as_version=4)
+    nb = nbformat.read(release_notebook, as_version=4)
     for cell in nb.cells:
         if meta(cell).get("grade_id") in solutions:
             cell.source = HIDDEN_REGION.sub("", SOLUTION_MARKER.sub("", solutions[meta(cell)["grade_id"]]))
@@ -109,7 +112,7 @@ def publish_solution(module, out):
         raise GradingError(f"{out} is not a student edition with module {name} (no release/{name}/)")
     notebook = out / "solutions" / name / f"{name}.ipynb"
     notebook.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(solution_notebook(name), notebook)
+    nbformat.write(solution_notebook(name, out / "release" / name / f"{name}.ipynb"), notebook)
     target, text = _render(notebook, out)
     target.write_text(text)
     _commit(out, f"Solution of {name}")
