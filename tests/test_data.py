@@ -64,6 +64,19 @@ def test_per_sample_collate_matches_torch(torch, batch_size):
         assert yb.dtype == np.int64 and str(yt.dtype) == "torch.int64"
 
 
+def test_collate_fn_is_used_even_when_the_dataset_gathers_batches(torch):
+    """A given collate_fn receives the list of samples, as in PyTorch, also for a TensorDataset."""
+    data = (np.arange(10.0), np.arange(10))
+
+    def lengths(samples):
+        return len(samples), type(samples).__name__
+
+    ours = list(DataLoader(TensorDataset(*data), batch_size=4, collate_fn=lengths))
+    theirs = list(torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*map(torch.tensor, data)), batch_size=4,
+                                              collate_fn=lengths))
+    assert ours == theirs == [(4, "list"), (4, "list"), (2, "list")]
+
+
 def test_shuffle_is_a_permutation_each_epoch_and_repeats_with_the_seed():
     ds = TensorDataset(np.zeros((50, 1)), np.arange(50))
     tinytorch.manual_seed(7)

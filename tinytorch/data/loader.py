@@ -102,7 +102,7 @@ class DataLoader:
             order = (self.generator or default_generator()).permutation(n)
         else:
             order = np.arange(n)
-        gather = getattr(self.dataset, "__getitems__", None)
+        gather = getattr(self.dataset, "__getitems__", None) if self.collate_fn is default_collate else None
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             chunk = order[start:start + self.batch_size]
             if gather is not None:
