@@ -6,6 +6,7 @@ from tinytorch.nn.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MS
 from tinytorch.nn.spatial import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from tinytorch.nn.embeddings import Embedding
 from tinytorch.nn.attention import MultiheadAttention
+from tinytorch.nn.transformer import LayerNorm, TransformerBlock
 
 __all__ = [
     "functional",
@@ -14,4 +15,5 @@ __all__ = [
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
     "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
     "Embedding", "MultiheadAttention",
+    "LayerNorm", "TransformerBlock",
 ]

@@ -5,6 +5,7 @@ from tinytorch.nn.losses import binary_cross_entropy, binary_cross_entropy_with_
 from tinytorch.nn.spatial import avg_pool2d, conv2d, max_pool2d
 from tinytorch.nn.embeddings import embedding
 from tinytorch.nn.attention import scaled_dot_product_attention
+from tinytorch.nn.transformer import layer_norm
 
 __all__ = [
     "relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
@@ -12,4 +13,5 @@ __all__ = [
     "mse_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "conv2d", "max_pool2d", "avg_pool2d",
     "embedding", "scaled_dot_product_attention",
+    "layer_norm",
 ]
