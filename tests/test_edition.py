@@ -5,9 +5,9 @@ line) is scanned for every non-trivial line of a solution or hidden-test region 
 is ``submissions.trivial``: a line counts unless it is shorter than 12 characters or has no letter;
 lines the edition's release notebooks show anyway are public, and so are the idioms in
 ``COMMON_LINES`` that hand-written package code shares with some solution). Then a student's journey, with the
-edition's own tools and package: module 01 filled in from the solution, ``tinytorch check 01``,
-``tinytorch export``, the solutions of modules 02 and 03 published by the instructor, milestone 01
-run on that package, and ``tinytorch reset``.
+edition's own tools and package: module 01 filled in from the solution,
+the solutions of modules 02, 03 and 05 published by the instructor, ``tinytorch check 01``,
+``tinytorch export``, milestone 01 run on that package, and ``tinytorch reset``.
 """
 import os
 import re
@@ -64,7 +64,7 @@ def test_no_solution_or_hidden_test_line_in_any_file(edition):
 
 def test_nothing_instructor_only_is_in_it(edition):
     present = {p.name for p in edition.iterdir()}
-    assert {"release", "book", "tinytorch", "tinytorch_course", "README.md"} <= present
+    assert {"release", "stubs", "book", "tinytorch", "tinytorch_course", "README.md"} <= present
     assert not present & {"source", "tests", "bench", "gradebook.db", "submitted", "autograded", "feedback", "solutions"}
     assert sorted(p.name for p in (edition / "release").iterdir()) == MODULES
     assert not list(edition.rglob("*.db"))
@@ -87,21 +87,23 @@ def test_student_journey(edition):
     student = nbformat.read(mine, as_version=4)
     nbformat.write(submissions.fill(source_nb, student, range(submissions.count_regions(source_nb))), mine)
 
-    run = tinytorch(edition, "check", NAME[:2])
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "FAIL" not in run.stdout and "visible tests:" in run.stdout
-
     stub = (edition / "tinytorch" / "tensor.py").read_text()
     assert "NotImplementedError" in stub
     run = tinytorch(edition, "export", str(mine.relative_to(edition)))
     assert run.returncode == 0, run.stderr
     assert (edition / "tinytorch" / "tensor.py").read_text() != stub
 
-    for module in MODULES[1:3]:  # the instructor publishes 02 and 03 after their deadlines
-        published = grading.publish_solution(module[:2], edition)
-        assert published == edition / "solutions" / module / f"{module}.ipynb"
+    # The instructor publishes 02 and 03 (milestone 01 needs them) and 05 (module 01's gradient
+    # tests run on its autograd engine) after their deadlines.
+    for module in ("02", "03", "05"):
+        published = grading.publish_solution(module, edition)
+        assert published.parent.parent == edition / "solutions" and published.stem.startswith(module)
         hidden = {line for line, (_, kind) in secrets(edition).items() if kind == "hidden test"}
         assert not text_lines(published) & hidden, "a published solution shows hidden tests"
+
+    run = tinytorch(edition, "check", NAME[:2])
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "FAIL" not in run.stdout and "visible tests:" in run.stdout
 
     milestone = nbformat.read(edition / "book" / "milestones" / "01_perceptron.ipynb", as_version=4)
     env = {**os.environ, "PYTHONPATH": str(edition), "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}

@@ -11,7 +11,8 @@ submission, test suite or reference solution goes in.
 ``solutions/NN_name/NN_name.ipynb`` (the edition's release notebook with the solution cells filled
 in, still without hidden tests) and the module's package file exported from it, so that a student stuck in
 one module can go on with the next ones and the milestones. ``tinytorch reset`` in the edition
-restores each module's file from its published solution, or else from the release notebook.
+restores each module's file from its published solution, or else from ``stubs/`` (the release
+notebooks as released; students work in ``release/``).
 """
 import re
 import shutil
@@ -78,8 +79,9 @@ def student_edition(out, archive=False, git=True):
             (out / item).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, out / item)
     shutil.copytree(PACKAGE, out / "tinytorch", ignore=IGNORE)
+    shutil.copytree(out / "release", out / "stubs")  # as released, for `tinytorch reset`
     for name in modules():
-        target, text = _render(out / "release" / name / f"{name}.ipynb", out)
+        target, text = _render(out / "stubs" / name / f"{name}.ipynb", out)
         target.write_text(text)
     (out / "README.md").write_text(README)
     if git and shutil.which("git"):
