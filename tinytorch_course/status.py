@@ -27,7 +27,6 @@ from tinytorch_course import RELEASE, ROOT, book, export, module_notebooks
 from tinytorch_course.course import MILESTONES, MODULES, PHASES
 
 CACHE = ROOT / "_build" / "status.json"
-STUB = "raise NotImplementedError()"  # the code stub nbgrader leaves in each solution region
 COURSE_ORDER = [n for phase in PHASES for n in phase.modules]
 
 
@@ -42,10 +41,6 @@ def _nbgrader(cell):
     return cell.metadata.get("nbgrader", {})
 
 
-def _stubs(nb):
-    return sum(cell.source.count(STUB) for cell in nb.cells if _nbgrader(cell).get("solution"))
-
-
 def _number(x):
     return int(x) if float(x).is_integer() else float(x)
 
@@ -54,9 +49,12 @@ def _points(nb):
     return _number(sum(_nbgrader(cell).get("points", 0) for cell in nb.cells if _nbgrader(cell).get("grade")))
 
 
-def _started(notebook, release_nb):
-    """Whether the student filled in at least one solution region of ``notebook``."""
-    return notebook.exists() and _stubs(nbformat.read(notebook, as_version=4)) < _stubs(release_nb)
+def _started(nb):
+    """Whether a solution cell differs from its release version (nbgrader's checksum of it)."""
+    from nbgrader.utils import compute_checksum
+
+    return any(compute_checksum(cell) != _nbgrader(cell).get("checksum") for cell in nb.cells
+               if _nbgrader(cell).get("solution"))
 
 
 def _released():
@@ -81,28 +79,34 @@ def _load(cache):
         return {}
 
 
-def status(folder=RELEASE, numbers=None, cache=CACHE, workers=None, progress=True):
+def status(folder=RELEASE, numbers=None, cache=None, workers=None, progress=True):
     """``{"modules": {"01": {"state", "points", "total"}, ...}, "milestones": {"01": {"unlocked",
     "missing"}, ...}}`` for the student's notebooks in ``folder``; only the modules ``numbers``
     (default: every released one) are checked."""
     from tqdm import tqdm
 
-    folder = Path(folder)
+    folder, cache = Path(folder), Path(cache or CACHE)
     released = _released()
     numbers = [n for n in COURSE_ORDER if n in released and (numbers is None or n in numbers)]
-    cached, package_hash = _load(cache), book.package_hash()
+    cached, package_hash, changed = _load(cache), book.package_hash(), False
     modules, pending = {}, {}
     for n in numbers:
-        name, release_nb = released[n].parent.name, nbformat.read(released[n], as_version=4)
-        modules[f"{n:02d}"] = {"state": "not started", "points": 0, "total": _points(release_nb)}
+        name = released[n].parent.name
         notebook = folder / name / f"{name}.ipynb"
-        if not _started(notebook, release_nb):
+        if not notebook.exists():
+            modules[f"{n:02d}"] = {"state": "not started", "points": 0,
+                                   "total": _points(nbformat.read(released[n], as_version=4))}
             continue
         key = _key(name, notebook, released[n], package_hash)
         if cached.get(name, {}).get("key") == key:
-            modules[f"{n:02d}"].update(cached[name]["result"])
-        else:
+            modules[f"{n:02d}"] = cached[name]["result"]
+            continue
+        nb = nbformat.read(notebook, as_version=4)
+        if _started(nb):
             pending[n] = (name, notebook, key)
+        else:
+            modules[f"{n:02d}"] = {"state": "not started", "points": 0, "total": _points(nb)}
+            cached[name], changed = {"key": key, "result": modules[f"{n:02d}"]}, True
 
     if pending:
         with ThreadPoolExecutor(max(1, min(workers or os.cpu_count() or 1, len(pending)))) as pool, \
@@ -118,8 +122,10 @@ def status(folder=RELEASE, numbers=None, cache=CACHE, workers=None, progress=Tru
                     cached[name] = {"key": key, "result": modules[f"{n:02d}"]}
                 bar.set_postfix_str(name)
                 bar.update()
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        Path(cache).write_text(json.dumps(cached, indent=1))
+    if pending or changed:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(cached, indent=1))
+    modules = {key: modules[key] for key in sorted(modules, key=lambda k: COURSE_ORDER.index(int(k)))}
     milestones = {}
     for n, milestone in MILESTONES.items():
         missing = [f"{m:02d}" for m in milestone.requires if modules.get(f"{m:02d}", {}).get("state") != "complete"]
@@ -176,14 +182,14 @@ def _unexported(numbers, folder):
     stale = []
     for n, release_path in _released().items():
         notebook = Path(folder) / release_path.parent.name / release_path.name
-        if n in numbers and _started(notebook, nbformat.read(release_path, as_version=4)):
+        if n in numbers and notebook.exists() and _started(nbformat.read(notebook, as_version=4)):
             target, text = export.render(notebook)
             if not target.exists() or target.read_text() != text:
                 stale.append(notebook)
     return stale
 
 
-def run_milestone(number, folder=RELEASE, force=False, cache=CACHE, progress=True):
+def run_milestone(number, folder=RELEASE, force=False, cache=None, progress=True):
     """Execute milestone ``number`` on the package; return ``(executed notebook path, result
     line or None, error or None)``. Refuses (MilestoneLocked) unless its modules are complete or
     ``force`` is given."""
@@ -217,7 +223,9 @@ def run_milestone(number, folder=RELEASE, force=False, cache=CACHE, progress=Tru
     try:
         client.execute(env=env, stderr=subprocess.DEVNULL)
     except CellExecutionError as failure:
-        error = f"{failure.ename}: {failure.evalue}"
+        cell = next(c for c in nb.cells if any(o.output_type == "error" for o in c.get("outputs", [])))
+        error = f"{failure.ename}: {failure.evalue}".strip().rstrip(":") + \
+            f" in the cell starting `{cell.source.splitlines()[0]}`"
     finally:
         bar.close()
     out = executed_milestone(number, folder)
