@@ -20,7 +20,16 @@ def test_benchmark_prints_ratios(torch, args):
     assert "target: at most" in out.stdout
 
 
-@pytest.mark.parametrize("script", ["core.py", "spatial.py", "grading.py", "datasets.py"])
+@pytest.mark.slow
+def test_profiler_benchmark_prints_its_ratios():
+    out = subprocess.run([sys.executable, BENCH / "profiler.py", "--repeat", "3"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    for line in ("flag / off:", "on / off:", "off / never used:"):
+        assert out.stdout.count(line) == 2, out.stdout
+    assert "all the original objects: True" in out.stdout
+
+
+@pytest.mark.parametrize("script", ["core.py", "spatial.py", "grading.py", "datasets.py", "profiler.py"])
 def test_benchmark_has_help(script):
     out = subprocess.run([sys.executable, BENCH / script, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "usage:" in out.stdout, out.stderr
