@@ -42,8 +42,10 @@ def docs_bpe(docs):
     return BPETokenizer.train(docs, 4000, special_tokens=SPECIALS)
 
 
-def twin(tiktoken, tok):
-    """tiktoken's Encoding with the vocabulary, pattern and special tokens of ``tok``."""
+@pytest.fixture(scope="module")
+def docs_twin(tiktoken, docs_bpe):
+    """tiktoken's Encoding with the vocabulary, pattern and special tokens of ``docs_bpe``."""
+    tok = docs_bpe
     return tiktoken.Encoding("tinytorch", pat_str=tok.pattern, special_tokens=tok.special_ids,
                              mergeable_ranks={tok.vocab[i]: i for i in range(256 + len(tok.merges))})
 
@@ -76,30 +78,30 @@ def naive_merges(counts, num_merges):
 
 
 # ----- tiktoken parity ------------------------------------------------------------------------
-def test_ids_match_tiktoken_on_the_whole_corpus(tiktoken, docs, docs_bpe):
+def test_ids_match_tiktoken_on_the_whole_corpus(docs, docs_bpe, docs_twin):
     ids = docs_bpe.encode(docs)
-    assert ids == twin(tiktoken, docs_bpe).encode(docs, allowed_special="all")
+    assert ids == docs_twin.encode(docs, allowed_special="all")
     assert docs_bpe.decode(ids) == docs
     assert len(ids) < len(docs) / 3.5, f"4,000 tokens compress the docs to {len(docs) / len(ids):.2f} characters per token"
 
 
 @pytest.mark.parametrize("text", TRICKY)
-def test_ids_match_tiktoken_on_tricky_strings(tiktoken, docs_bpe, text):
-    assert docs_bpe.encode(text) == twin(tiktoken, docs_bpe).encode(text, allowed_special="all")
+def test_ids_match_tiktoken_on_tricky_strings(docs_bpe, docs_twin, text):
+    assert docs_bpe.encode(text) == docs_twin.encode(text, allowed_special="all")
     assert docs_bpe.decode(docs_bpe.encode(text)) == text
 
 
 @settings(max_examples=400, deadline=None)
 @given(text=st.text(max_size=60))
-def test_ids_match_tiktoken_on_any_string(tiktoken, docs_bpe, text):
-    assert docs_bpe.encode(text) == twin(tiktoken, docs_bpe).encode(text, allowed_special="all")
+def test_ids_match_tiktoken_on_any_string(docs_bpe, docs_twin, text):
+    assert docs_bpe.encode(text) == docs_twin.encode(text, allowed_special="all")
 
 
-def test_ids_match_tiktoken_on_recombined_words(tiktoken, docs, docs_bpe):
+def test_ids_match_tiktoken_on_recombined_words(docs, docs_bpe, docs_twin):
     """Words of the corpus glued to suffixes they were not seen with: encodings training never made."""
     rng, words = random.Random(0), docs.split()
     text = " ".join(rng.choice(words) + rng.choice(["", "s", "ing", "é", "日本", "🎉", "'ll", "42"]) for _ in range(3000))
-    assert docs_bpe.encode(text) == twin(tiktoken, docs_bpe).encode(text, allowed_special="all")
+    assert docs_bpe.encode(text) == docs_twin.encode(text, allowed_special="all")
 
 
 # ----- round trips ----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ class CharTokenizer:
         """The text of the ids ``ids``."""
         try:
             return "".join([self.vocab[i] for i in ids])
-        except (KeyError, TypeError) as err:
+        except KeyError as err:
             raise ValueError(f"CharTokenizer.decode: id {err.args[0]!r} is not in 0..{self.vocab_size - 1}") from None
 
     def __repr__(self):
@@ -217,7 +217,7 @@ class BPETokenizer:
         """The text of ``ids``; bytes that are not valid UTF-8 become U+FFFD."""
         try:
             data = b"".join([self.vocab[i] for i in ids])
-        except (KeyError, TypeError) as err:
+        except KeyError as err:
             raise ValueError(f"BPETokenizer.decode: id {err.args[0]!r} is not in 0..{self.vocab_size - 1}") from None
         return data.decode("utf-8", errors="replace")
 
