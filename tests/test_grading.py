@@ -5,19 +5,27 @@ untouched student version scores 0; two partial submissions (the student version
 half, or all but the last, of its solution regions filled in from the source) score exactly the
 points of the graded cells that pass when that notebook runs directly with the source's tests,
 outside nbgrader.
-The other instructor steps then run on the same gradebook: feedback, CSV export, re-grading.
+The other instructor steps then run on the same gradebook: feedback (which must show no line of a
+hidden test), CSV export, re-grading, and a student's check (which must show each failing visible
+test's line and message).
 """
 import csv
+import html
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
+from bs4 import BeautifulSoup
 from nbclient import NotebookClient
 
-from tinytorch_course import SOURCE, autograde, grading, module_notebooks, submissions
+import submissions
+from tinytorch_course import SOURCE, grading, module_notebooks
+from tinytorch_course.grading import worker
 
 MODULES = [nb.parent.name for nb in module_notebooks(SOURCE)]
 
@@ -41,7 +49,7 @@ def direct_points(partial_path, source_nb, student_version, workdir):
     for cell in nb.cells:
         if nbgrader_meta(cell).get("grade_id") in tests:
             cell.source = tests[nbgrader_meta(cell)["grade_id"]].source
-    autograde.build_package(workdir / "pkg", partial_path, student_version)
+    worker.build_package(workdir / "pkg", partial_path, student_version)
     env = {**os.environ, "PYTHONPATH": str(workdir / "pkg"), "OPENBLAS_NUM_THREADS": "1"}
     NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(workdir)}}).execute(env=env)
@@ -122,6 +130,14 @@ def test_gradebook_feedback_and_export(course, tmp_path):
     assert len(pages) == len(results)
     solution_page = (root / "feedback" / "solution" / MODULES[0] / f"{MODULES[0]}.html").read_text()
     assert "Score:" in solution_page or "score" in solution_page.lower()
+    hidden = {line for line, (_, kind) in submissions.secret_lines(SOURCE, root / "release").items() if kind == "hidden test"}
+    assert len(hidden) > len(MODULES)
+    for page in pages:  # failing and passing submissions alike
+        text = html.unescape(BeautifulSoup(page.read_text(), "html.parser").get_text("\n"))
+        shown = {line.strip() for line in text.splitlines()} & hidden
+        assert not shown, f"{page.relative_to(root)} shows hidden tests: {sorted(shown)[:5]}"
+    untouched = (root / "feedback" / "untouched" / MODULES[0] / f"{MODULES[0]}.html").read_text()
+    assert "NotImplementedError" in untouched  # a failing visible test still says why
 
     rows = list(csv.DictReader(open(grading.export_grades(tmp_path / "grades.csv", root))))
     scores = {(r["student_id"], r["assignment"]): float(r["raw_score"]) for r in rows}
@@ -140,8 +156,8 @@ def test_regrading_one_submission_is_idempotent(course):
 def test_cli_lists_every_course_step():
     out = subprocess.run([sys.executable, "-m", "tinytorch_course.cli", "course", "--help"],
                          capture_output=True, text=True, check=True).stdout
-    for step in ("release", "collect", "grade", "feedback", "export"):
-        assert step in out
+    for step in ("release", "student-edition", "publish-solution", "collect", "grade", "feedback", "export-grades"):
+        assert re.search(rf"^ +{step}\s", out, re.M), (step, out)
 
 
 def test_student_check_shows_what_grading_sees(course):
@@ -156,6 +172,10 @@ def test_student_check_shows_what_grading_sees(course):
         if cell["score"] == cell["max"]:  # passing the hidden tests implies passing the visible ones
             assert f"PASS  {test}" in run.stdout, run.stdout
     assert "FAIL" in run.stdout and "visible tests:" in run.stdout
+    for test, cell in graded.items():  # a failing visible test shows its failing line and message
+        if f"FAIL  {test}" in run.stdout:
+            detail = re.search(rf"FAIL  {test} .*\n((?: {{8}}.*\n)*)", run.stdout).group(1)
+            assert "failed at: " in detail and "Error" in detail, run.stdout
 
 
 def test_collect_from_folders_and_zip_archives(tmp_path):
@@ -163,13 +183,60 @@ def test_collect_from_folders_and_zip_archives(tmp_path):
 
     name = MODULES[0]
     notebook = (SOURCE / name / f"{name}.ipynb").read_bytes()
-    (tmp_path / "download" / "bob").mkdir(parents=True)
-    (tmp_path / "download" / "bob" / f"{name}.ipynb").write_bytes(notebook)
+    (tmp_path / "download" / "bob" / name).mkdir(parents=True)
+    (tmp_path / "download" / "bob" / name / f"{name}.ipynb").write_bytes(notebook)
+    (tmp_path / "download" / "bob" / name / "timestamp.txt").write_text("2026-01-02 03:04:05")
     (tmp_path / "download" / "notes.ipynb").write_bytes(notebook)
     with zipfile.ZipFile(tmp_path / "lms.zip", "w") as archive:
         archive.writestr(f"alice_{name}.ipynb", notebook)
     collected, skipped = grading.collect([tmp_path / "download", tmp_path / "lms.zip"], root=tmp_path / "course")
     for student in ("alice", "bob"):
         assert (tmp_path / "course" / "submitted" / student / name / f"{name}.ipynb").read_bytes() == notebook
-    assert len(collected) == 2 and [p.name for p in skipped] == ["notes.ipynb"]
+    assert (tmp_path / "course" / "submitted" / "bob" / name / "timestamp.txt").read_text() == "2026-01-02 03:04:05"
+    assert not (tmp_path / "course" / "submitted" / "alice" / name / "timestamp.txt").exists()
+    assert len(collected) == 2 and [Path(p).name for p, _ in skipped] == ["notes.ipynb"]
     assert [s for s, n, _ in grading.submissions(tmp_path / "course")] == ["alice", "bob"]
+
+
+def test_collect_refuses_traversal_links_and_duplicates(tmp_path):
+    import zipfile
+
+    name = MODULES[0]
+    notebook = (SOURCE / name / f"{name}.ipynb").read_bytes()
+    download = tmp_path / "download"
+    download.mkdir()
+    for bad in ("..", ".", "a b", "x$y"):
+        (download / f"{bad}_{name}.ipynb").write_bytes(notebook)
+    (download / f"carol_{name}.ipynb").symlink_to(SOURCE / name / f"{name}.ipynb")
+    (download / "dave").mkdir()
+    (download / "dave" / f"{name}.ipynb").write_bytes(notebook)
+    (download / f"dave_{name}.ipynb").write_bytes(b"second")
+    with zipfile.ZipFile(tmp_path / "lms.zip", "w") as archive:
+        archive.writestr(f"/tmp/eve_{name}.ipynb", notebook)
+        archive.writestr(f"../../frank_{name}.ipynb", notebook)
+        archive.writestr(f"dave/{name}/{name}.ipynb", b"third")
+    course = tmp_path / "course"
+    collected, skipped = grading.collect([download, tmp_path / "lms.zip"], root=course)
+    reasons = {Path(source.split(":")[-1]).name: reason for source, reason in skipped}
+    assert [p.relative_to(course).as_posix() for p in collected] == [f"submitted/dave/{name}/{name}.ipynb"]
+    assert (course / "submitted" / "dave" / name / f"{name}.ipynb").read_bytes() == notebook  # the first kept
+    for bad in (f".._{name}.ipynb", f"._{name}.ipynb", f"a b_{name}.ipynb", f"x$y_{name}.ipynb"):
+        assert "invalid student id" in reasons[bad], reasons
+    assert reasons[f"carol_{name}.ipynb"] == "a link"
+    assert reasons[f"eve_{name}.ipynb"] == reasons[f"frank_{name}.ipynb"] == "a path outside the archive"
+    assert "second submission of dave" in reasons[f"dave_{name}.ipynb"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.ipynb") if "download" not in p.parts) == \
+        [f"course/submitted/dave/{name}/{name}.ipynb"]
+
+
+def test_record_copies_no_links(tmp_path):
+    """A link in the autograded folder (to an instructor file or /dev/zero) is left out, not followed."""
+    autograded = tmp_path / "job" / "autograded"
+    autograded.mkdir(parents=True)
+    (autograded / "result.txt").write_text("ok")
+    (autograded / "zero").symlink_to("/dev/zero")
+    (autograded / "secret").symlink_to(SOURCE / MODULES[0] / f"{MODULES[0]}.ipynb")
+    grading.generate(MODULES[0], tmp_path / "release" / MODULES[0], grading.gradebook_url(tmp_path))
+    result = {"student": "alice", "assignment": MODULES[0], "autograded": str(autograded), "cells": {}, "timestamp": None}
+    grading.record(result, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "autograded" / "alice" / MODULES[0]).iterdir()) == ["result.txt"]
