@@ -1,5 +1,6 @@
 """CharTokenizer and byte-level BPE: ids identical to tiktoken's on the same vocabulary, round trips,
 the merge order and its tie-break, special tokens, the vocabulary layout, save/load and errors."""
+import itertools
 import json
 import random
 import subprocess
@@ -50,18 +51,19 @@ def docs_twin(tiktoken, docs_bpe):
                              mergeable_ranks={tok.vocab[i]: i for i in range(256 + len(tok.merges))})
 
 
-def naive_merges(counts, num_merges):
-    """BPE by definition: recount every pair each step, merge the most frequent (ties: greatest pair)."""
-    words, merges = {tuple(bytes([b]) for b in w): n for w, n in counts.items()}, []
-    while len(merges) < num_merges:
+def naive_steps(counts):
+    """BPE by definition, one merge per step: recount every pair, merge the most frequent (ties: the
+    greatest pair). Yields the merged pair and the pair counts it was chosen from."""
+    words = {tuple(bytes([b]) for b in w): n for w, n in counts.items()}
+    while True:
         pairs = Counter()
         for word, n in words.items():
             for pair in zip(word, word[1:]):
                 pairs[pair] += n
         if not pairs:
-            break
+            return
         best = max(pairs, key=lambda p: (pairs[p], p))
-        merges.append(best)
+        yield best, pairs
         merged = {}
         for word, n in words.items():
             out, i = [], 0
@@ -74,7 +76,10 @@ def naive_merges(counts, num_merges):
                     i += 1
             merged[tuple(out)] = n
         words = merged
-    return merges
+
+
+def naive_merges(counts, num_merges):
+    return [best for best, _ in itertools.islice(naive_steps(counts), num_merges)]
 
 
 # ----- tiktoken parity ------------------------------------------------------------------------
@@ -176,6 +181,36 @@ def test_merges_never_cross_a_pretoken(docs, docs_bpe):
     outside = [a + b for a, b in docs_bpe.merges if a + b not in pretokens]
     assert not outside, f"tokens that are not inside one pre-token: {outside[:5]}"
 
+
+
+def _gpt2_byte_decoder():
+    """GPT-2's byte-level alphabet: the printable character that stands for each byte -> the byte."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]
+    return {chr(c): b for c, b in zip(printable + [256 + i for i in range(len(others))], printable + others)}
+
+
+def test_merges_match_huggingface_tokenizers_until_the_first_tie(docs):
+    """Hugging Face breaks ties by its own token ids, not by the bytes: the two agree up to the first tie."""
+    tokenizers = require_module("tokenizers")
+    text, num_merges = docs[:100_000], 300
+    counts = count_pretokens(text)
+    ours = learn_merges(counts, num_merges)
+    untied = 0
+    for _, pairs in naive_steps(counts):
+        (_, first), (_, second) = pairs.most_common(2)
+        if first == second or untied == num_merges:
+            break
+        untied += 1
+    hf = tokenizers.Tokenizer(tokenizers.models.BPE())
+    hf.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    hf.train_from_iterator([text], tokenizers.trainers.BpeTrainer(
+        vocab_size=256 + num_merges, show_progress=False, initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet()))
+    decode = _gpt2_byte_decoder()
+    theirs = [tuple(bytes(decode[c] for c in token) for token in (m.split(" ") if isinstance(m, str) else m))
+              for m in json.loads(hf.to_str())["model"]["merges"]]
+    assert untied >= 50, f"only {untied} merges before the first tie: the comparison says little"
+    assert theirs[:untied] == ours[:untied]
 
 # ----- vocabulary layout and special tokens ---------------------------------------------------------
 def test_vocabulary_layout(docs_bpe):
