@@ -105,10 +105,10 @@ def test_state_is_numpy_and_adam_holds_two_copies():
     adam, sgd = Adam([w]), SGD([w], lr=0.1, momentum=0.9)
     adam.step()
     sgd.step()
-    assert adam.state[0]["step"] == 1
-    assert all(isinstance(adam.state[0][k], np.ndarray) and adam.state[0][k].dtype == np.float32
+    assert adam.state[w]["step"] == 1
+    assert all(isinstance(adam.state[w][k], np.ndarray) and adam.state[w][k].dtype == np.float32
                for k in ("exp_avg", "exp_avg_sq"))
-    assert isinstance(sgd.state[0]["momentum_buffer"], np.ndarray)
+    assert isinstance(sgd.state[w]["momentum_buffer"], np.ndarray)
 
 
 def test_zero_grad_sets_none_and_params_may_be_a_generator():
@@ -170,4 +170,4 @@ def test_bad_parameter_lists():
     with pytest.raises(ValueError, match="leaf"):
         Adam([w * 2])
     with pytest.raises(NotImplementedError):
-        Optimizer([w]).step()
+        Optimizer([w], dict(lr=0.1)).step()
