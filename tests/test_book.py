@@ -1,5 +1,6 @@
 """The course book: its table of contents follows the course structure and what exists, it builds
-strictly, its internal links resolve, and no solution code or hidden test reaches the site.
+strictly, its internal links resolve, module pages show the outputs of the reference implementation,
+and no solution code or hidden test reaches the site.
 
 The site is built once per test session (fixture ``site``, shared with test_browser.py in the
 ``book`` xdist group) into a temporary folder, from the committed ``_toc.yml``, with its own
@@ -16,7 +17,7 @@ import yaml
 from bs4 import BeautifulSoup
 
 import tinytorch_course
-from tinytorch_course import book, module_notebooks
+from tinytorch_course import book, module_notebooks, solutions
 from tinytorch_course.cli import main
 
 ROOT = tinytorch_course.ROOT
@@ -182,16 +183,49 @@ def test_every_toc_page_is_built(site):
     assert not (site / "source").exists() and not (site / "_sources" / "source").exists()
 
 
+def _module_pages(site):
+    """``(release notebook, its page parsed)`` for every module released with an instructor notebook."""
+    for nb_path in module_notebooks(ROOT / "release"):
+        if (ROOT / "source" / nb_path.parent.name / nb_path.name).exists():
+            page = (site / nb_path.relative_to(ROOT)).with_suffix(".html")
+            yield nb_path, BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+
+
 @pytest.mark.slow
-def test_module_pages_are_the_release_notebooks_unexecuted(site):
-    released = module_notebooks(ROOT / "release")
-    for nb_path in released:
+def test_module_pages_show_the_release_notebooks_with_reference_outputs(site):
+    """A module page shows the student notebook (its stubs, its download) with the outputs of the
+    reference implementation, figures included, and no error."""
+    pages = list(_module_pages(site))
+    assert pages, "no module page"
+    for nb_path, soup in pages:
         docname = nb_path.relative_to(ROOT).with_suffix("").as_posix()
         assert docname in toc_docnames()
-        soup = BeautifulSoup((site / docname).with_suffix(".html").read_text(encoding="utf-8"), "html.parser")
         assert soup.select("div.cell"), f"{docname} shows no code cell"
-        assert not soup.select("div.cell_output"), f"{docname} was executed"
+        assert "NotImplementedError" in soup.get_text(), f"{docname} does not show the student's stubs"
+        assert len(soup.select("div.cell_output")) >= 2, f"{docname} shows no outputs of the reference run"
+        assert "outputs on this page come from the reference implementation" in " ".join(soup.get_text().split())
+        for src in [img["src"] for img in soup.select(".cell_output img")]:
+            assert (site / docname).parent.joinpath(src).resolve().is_file(), src
+        assert not soup.select(".output.traceback, .output.error"), f"{docname} shows an error"
         assert (site / "_sources" / nb_path.relative_to(ROOT)).read_bytes() == nb_path.read_bytes()
+    assert any(soup.select(".cell_output img") for _, soup in pages), "no module page shows a figure"
+
+
+@pytest.mark.slow
+def test_module_pages_show_no_solution_line(site):
+    """No solution line of a module (by the release's leak rule) is on its page, and no solution
+    line of any module is in any module page's outputs."""
+    secret = {nb.stem: solutions.solution_lines(nbformat.read(nb, as_version=4))
+              for nb in module_notebooks(ROOT / "source")}
+    every = set().union(*secret.values())
+    assert len(every) >= 10 * len(secret), "too few solution lines: the check would prove nothing"
+    found = {}
+    for nb_path, soup in _module_pages(site):
+        outputs = [out.get_text() for out in soup.select("div.cell_output")]
+        leaks = {**solutions.leaks(secret[nb_path.stem], [soup.get_text()]), **solutions.leaks(every, outputs)}
+        if leaks:
+            found[nb_path.stem] = sorted(leaks)
+    assert not found, f"solution lines on module pages: {found}"
 
 
 @pytest.mark.slow

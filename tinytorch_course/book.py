@@ -10,6 +10,8 @@ declaration) and builds the site strictly (warnings are errors, every reference 
 Milestone notebooks execute during the build and their outputs are cached by jupyter-cache. The
 cache only sees the notebooks' code cells, so it is keyed on a hash of the ``tinytorch`` package
 as well: when the package changes (a new export, or a student's own code) the milestones run again.
+Module pages show the outputs of a run on the reference implementation, made before the build and
+kept in the same cache (``tinytorch_course/reader.py``).
 """
 import hashlib
 import shutil
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from tinytorch_course import PACKAGE, ROOT, module_notebooks
+from tinytorch_course import PACKAGE, ROOT, module_notebooks, reader
 from tinytorch_course.course import MILESTONES, MODULES, PHASES, spans
 
 BUILD = Path("_build")
@@ -152,8 +154,8 @@ def build(root=ROOT, output=None, force=False, quiet=False, write=True, cache=No
     ``output`` is the folder that receives ``_build/html`` (default: ``root``); ``write=False``
     builds from the ``_toc.yml`` and milestone map that are there instead of writing them first; ``cache`` is another
     execution cache folder than ``_build/.jupyter_cache``. Every page is read again on each build
-    so that no warning is hidden by an incremental build; the executed milestones come from the
-    cache unless the package changed or ``force`` is given.
+    so that no warning is hidden by an incremental build; the executed milestones and the module
+    pages' reader notebooks come from the cache unless the package changed or ``force`` is given.
     """
     root = Path(root).resolve()
     output = Path(output).resolve() if output else root
@@ -172,6 +174,10 @@ def build(root=ROOT, output=None, force=False, quiet=False, write=True, cache=No
         (output / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         command += ["--config", str(output / "_config.yml")]
     prepare_cache(cache or root / CACHE, force)
+    try:
+        reader.prepare(cache or root / CACHE, root, log=(lambda message: None) if quiet else print)
+    except reader.ReaderError as error:
+        raise BookError(f"the reader edition failed: {error}") from None
     if quiet:
         command.append("-q")
     result = subprocess.run(command, cwd=root, capture_output=quiet, text=True)
