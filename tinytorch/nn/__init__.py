@@ -1,5 +1,5 @@
 """Neural-network building blocks, as in ``torch.nn``."""
-from tinytorch.nn import functional
+from tinytorch.nn import functional, utils
 from tinytorch.nn.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.nn.layers import Dropout, Linear, Module, Parameter, Sequential
 from tinytorch.nn.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
@@ -9,7 +9,7 @@ from tinytorch.nn.attention import MultiheadAttention
 from tinytorch.nn.transformer import LayerNorm, TransformerBlock
 
 __all__ = [
-    "functional",
+    "functional", "utils",
     "Module", "Parameter", "Linear", "Sequential", "Dropout",
     "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
     "MSELoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss",
