@@ -81,8 +81,6 @@ def test_training_step_flops_match_pytorch(torch):
 
 
 def test_attention_and_matmul_backward_flops(torch):
-    if not hasattr(F, "scaled_dot_product_attention"):
-        pytest.skip("scaled_dot_product_attention is not part of this package yet")
     rng = np.random.default_rng(0)
     shapes = [(2, 5, 8), (2, 7, 8), (2, 7, 4)]
     arrays = [rng.standard_normal(s, dtype=np.float32) for s in shapes]

@@ -202,7 +202,8 @@ class profile:
         wrappers = {}
         for name in functional.__all__:
             fn = getattr(functional, name)
-            wrappers[id(fn)] = fn, _recorded(fn, name, "op", FLOP_RULES.get(name))
+            if isinstance(fn, types.FunctionType):
+                wrappers[id(fn)] = fn, _recorded(fn, name, "op", FLOP_RULES.get(name))
         for module_name, module in list(sys.modules.items()):  # every place the package refers to an op
             if module_name.split(".")[0] == "tinytorch" and module is not None:
                 for attr, value in list(vars(module).items()):
