@@ -234,9 +234,6 @@ def test_milestone_01_runs_on_the_students_code_in_the_student_edition(tmp_path)
     assert progress["milestones"]["01"] == {"unlocked": True, "missing": []}
     assert progress["milestones"]["02"] == {"unlocked": False, "missing": ["04", "05", "06"]}
 
-    run = tinytorch(edition, "milestone", "02")
-    assert run.returncode == 2 and "finish 04 Losses, 05 Autograd, 06 Optimizers" in run.stderr, run.stderr
-
     run = tinytorch(edition, "milestone", "01")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "note:" not in run.stderr, run.stderr  # the package holds the student's exports

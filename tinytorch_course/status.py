@@ -2,11 +2,12 @@
 
 A student's work is the module notebooks ``NN_name/NN_name.ipynb`` of a folder: ``release/``,
 edited in place, unless ``--dir`` names another. ``status`` reports every module as not started
-(every solution stub still there: nothing runs), in progress (visible points earned of the
-total) or complete (all visible points), by running the module's visible tests as ``tinytorch
-check`` does. Results are cached in ``_build/status.json`` under a hash of the notebook, its
-release version and the package, so a second run executes nothing. A milestone is unlocked when
-every module it needs (``tinytorch_course/course.py``) is complete.
+(no solution cell changed since the release, by the checksum nbgrader stores in it: nothing
+runs), in progress (visible points earned of the total) or complete (all visible points), by
+running the module's visible tests as ``tinytorch check`` does. Each notebook's result is cached
+in ``_build/status.json`` under a hash of the notebook, its release version and the package, so a
+second run executes nothing. A milestone is unlocked when every module it needs
+(``tinytorch_course/course.py``) is complete.
 
 ``milestone NN`` runs ``book/milestones/NN_name.ipynb``, the notebook the book shows, on the
 ``tinytorch`` package the student exported, in a kernel whose working folder is the milestone
@@ -20,7 +21,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-import nbformat
 import yaml
 
 from tinytorch_course import RELEASE, ROOT, book, export, module_notebooks
@@ -35,6 +35,12 @@ def visible_check(name, notebook):
     from tinytorch_course.grading import check
 
     return check(name, notebook)
+
+
+def _read(path):
+    import nbformat  # only on a cache miss: importing it takes longer than a cached status
+
+    return nbformat.read(path, as_version=4)
 
 
 def _nbgrader(cell):
@@ -92,21 +98,21 @@ def status(folder=RELEASE, numbers=None, cache=None, workers=None, progress=True
     modules, pending = {}, {}
     for n in numbers:
         name = released[n].parent.name
-        notebook = folder / name / f"{name}.ipynb"
+        notebook = (folder / name / f"{name}.ipynb").resolve()
         if not notebook.exists():
             modules[f"{n:02d}"] = {"state": "not started", "points": 0,
-                                   "total": _points(nbformat.read(released[n], as_version=4))}
+                                   "total": _points(_read(released[n]))}
             continue
         key = _key(name, notebook, released[n], package_hash)
-        if cached.get(name, {}).get("key") == key:
-            modules[f"{n:02d}"] = cached[name]["result"]
+        if cached.get(str(notebook), {}).get("key") == key:
+            modules[f"{n:02d}"] = cached[str(notebook)]["result"]
             continue
-        nb = nbformat.read(notebook, as_version=4)
+        nb = _read(notebook)
         if _started(nb):
             pending[n] = (name, notebook, key)
         else:
             modules[f"{n:02d}"] = {"state": "not started", "points": 0, "total": _points(nb)}
-            cached[name], changed = {"key": key, "result": modules[f"{n:02d}"]}, True
+            cached[str(notebook)], changed = {"key": key, "result": modules[f"{n:02d}"]}, True
 
     if pending:
         with ThreadPoolExecutor(max(1, min(workers or os.cpu_count() or 1, len(pending)))) as pool, \
@@ -114,17 +120,17 @@ def status(folder=RELEASE, numbers=None, cache=None, workers=None, progress=True
             futures = {pool.submit(visible_check, name, notebook): n for n, (name, notebook, _) in pending.items()}
             for future in as_completed(futures):
                 n, result = futures[future], future.result()
-                name, _, key = pending[n]
+                name, notebook, key = pending[n]
                 points = _number(sum(cell["score"] for cell in result["cells"].values()))
                 total = _number(sum(cell["max"] for cell in result["cells"].values()))
                 modules[f"{n:02d}"] = {"state": _state(points, total), "points": points, "total": total}
                 if result["status"] == "graded":  # a run that timed out or crashed is tried again next time
-                    cached[name] = {"key": key, "result": modules[f"{n:02d}"]}
+                    cached[str(notebook)] = {"key": key, "result": modules[f"{n:02d}"]}
                 bar.set_postfix_str(name)
                 bar.update()
     if pending or changed:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(cached, indent=1))
+        cache.write_text(json.dumps({path: entry for path, entry in cached.items() if Path(path).exists()}, indent=1))
     modules = {key: modules[key] for key in sorted(modules, key=lambda k: COURSE_ORDER.index(int(k)))}
     milestones = {}
     for n, milestone in MILESTONES.items():
@@ -182,9 +188,8 @@ def _unexported(numbers, folder):
     stale = []
     for n, release_path in _released().items():
         notebook = Path(folder) / release_path.parent.name / release_path.name
-        if n in numbers and notebook.exists() and _started(nbformat.read(notebook, as_version=4)):
-            target, text = export.render(notebook)
-            if not target.exists() or target.read_text() != text:
+        if n in numbers and notebook.exists() and _started(_read(notebook)):
+            if any(not target.exists() or target.read_text() != text for target, text in export.render_all(notebook)):
                 stale.append(notebook)
     return stale
 
@@ -193,8 +198,9 @@ def run_milestone(number, folder=RELEASE, force=False, cache=None, progress=True
     """Execute milestone ``number`` on the package; return ``(executed notebook path, result
     line or None, error or None)``. Refuses (MilestoneLocked) unless its modules are complete or
     ``force`` is given."""
+    import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from tqdm import tqdm
 
     found = book.milestones()
@@ -216,9 +222,15 @@ def run_milestone(number, folder=RELEASE, force=False, cache=None, progress=True
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     bar = tqdm(total=sum(c.cell_type == "code" for c in nb.cells), desc=f"milestone {number:02d}", unit="cell",
                disable=not progress)
-    client = NotebookClient(nb, timeout=config["execute"]["timeout"], kernel_name="python3",
-                            resources={"metadata": {"path": str(source.parent)}},
-                            on_cell_executed=lambda **_: bar.update())
+
+    class Client(NotebookClient):
+        def process_message(self, msg, cell, cell_index):
+            if msg["msg_type"] == "update_display_data":  # the notebook's own progress bar, redrawn
+                bar.set_postfix_str(msg["content"]["data"].get("text/plain", "").split("|")[0].strip()[:40])
+            return super().process_message(msg, cell, cell_index)
+
+    client = Client(nb, timeout=config["execute"]["timeout"], kernel_name="python3",
+                    resources={"metadata": {"path": str(source.parent)}}, on_cell_executed=lambda **_: bar.update())
     error = None
     try:
         client.execute(env=env, stderr=subprocess.DEVNULL)
@@ -226,6 +238,8 @@ def run_milestone(number, folder=RELEASE, force=False, cache=None, progress=True
         cell = next(c for c in nb.cells if any(o.output_type == "error" for o in c.get("outputs", [])))
         error = f"{failure.ename}: {failure.evalue}".strip().rstrip(":") + \
             f" in the cell starting `{cell.source.splitlines()[0]}`"
+    except (CellTimeoutError, DeadKernelError) as failure:
+        error = f"{type(failure).__name__}: {str(failure).strip().splitlines()[0]}"
     finally:
         bar.close()
     out = executed_milestone(number, folder)
