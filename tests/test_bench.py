@@ -29,7 +29,7 @@ def test_profiler_benchmark_prints_its_ratios():
     assert "all the original objects: True" in out.stdout
 
 
-@pytest.mark.parametrize("script", ["core.py", "spatial.py", "grading.py", "datasets.py", "profiler.py"])
+@pytest.mark.parametrize("script", ["core.py", "spatial.py", "grading.py", "datasets.py", "profiler.py", "status.py"])
 def test_benchmark_has_help(script):
     out = subprocess.run([sys.executable, BENCH / script, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "usage:" in out.stdout, out.stderr
