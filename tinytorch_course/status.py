@@ -13,6 +13,7 @@ second run executes nothing. A milestone is unlocked when every module it needs
 ``tinytorch`` package the student exported, in a kernel whose working folder is the milestone
 folder, and saves the executed notebook in ``milestones/`` of the student's folder.
 """
+import argparse
 import hashlib
 import json
 import os
@@ -259,7 +260,7 @@ def _cmd_status(args):
 
 def _cmd_milestone(args):
     try:
-        out, result, error = run_milestone(int(args.number), args.dir, force=args.force)
+        out, result, error = run_milestone(args.number, args.dir, force=args.force)
     except MilestoneLocked as locked:
         print(f"tinytorch milestone: {locked}", file=sys.stderr)
         return 2
@@ -271,13 +272,19 @@ def _cmd_milestone(args):
     return 0 if result else 1
 
 
+def _folder(path):
+    if not Path(path).is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is not a folder")
+    return Path(path)
+
+
 def add_commands(commands):
     p = commands.add_parser(
         "status", help="your progress: every module and which milestones you have unlocked",
         description="Run the visible tests of every module you have started (cached until the notebook, "
         "its tests or the package change) and show each module as not started, in progress or complete, "
         "which milestones are unlocked, and what to do next.")
-    p.add_argument("--dir", type=Path, default=RELEASE, help="folder of your NN_name/NN_name.ipynb (default: release/)")
+    p.add_argument("--dir", type=_folder, default=RELEASE, help="folder of your NN_name/NN_name.ipynb (default: release/)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--workers", type=int, default=None, help="modules checked in parallel (default: number of cores)")
     p.set_defaults(func=_cmd_status)
@@ -287,7 +294,7 @@ def add_commands(commands):
         description="Run book/milestones/NN_name.ipynb on the package you exported, save the executed notebook "
         "in milestones/ of your folder and print its result line. A milestone runs once the modules it needs "
         "are complete.")
-    p.add_argument("number", help="milestone number, e.g. 01")
-    p.add_argument("--dir", type=Path, default=RELEASE, help="folder of your NN_name/NN_name.ipynb (default: release/)")
+    p.add_argument("number", type=int, help="milestone number, e.g. 01")
+    p.add_argument("--dir", type=_folder, default=RELEASE, help="folder of your NN_name/NN_name.ipynb (default: release/)")
     p.add_argument("--force", action="store_true", help="run even if modules it needs are not complete (instructors)")
     p.set_defaults(func=_cmd_milestone)
