@@ -213,10 +213,11 @@ def add_commands(commands):
         help="write the table of contents and build the course book",
         description="Write _toc.yml from the course phases and the release notebooks and milestones "
         "that exist, and the learning journey's module-to-milestone table from the course declaration, "
-        "then build the book with warnings as errors. Milestones execute and are cached; "
+        "then build the book with warnings as errors. Milestones, and the student notebooks with the "
+        "reference solutions for the outputs of the module pages, execute and are cached; "
         "they run again when the tinytorch package changes or with --force.",
     )
-    p.add_argument("--force", action="store_true", help="execute the milestones again even if cached")
+    p.add_argument("--force", action="store_true", help="execute the milestones and module pages again even if cached")
     p.add_argument("--check", action="store_true", help="only check that the generated files are up to date")
     p.add_argument("--output", type=Path, help="folder for _build/html (default: the repository root)")
     p.set_defaults(func=_cmd_book)
