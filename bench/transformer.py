@@ -22,7 +22,7 @@ from common import in_turns, one_thread, parser, report
 WORKLOADS = ("block", "step", "generate")
 TARGETS = {"block": ("PyTorch", 1.5)}  # tinytorch time / PyTorch time, at most
 # Milestone 05's language model and batch (book/milestones/05_transformer.ipynb)
-MILESTONE = dict(vocab_size=103, context_length=64, d_model=128, nhead=4, num_layers=3, dim_feedforward=512)
+MILESTONE = dict(vocab_size=103, context_length=64, d_model=64, nhead=4, num_layers=4, dim_feedforward=256)
 BATCH = 32
 
 
