@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from tinytorch_course import ROOT, SOURCE, module_notebooks
-from tinytorch_course.export import ExportError, render, stale_files
+from tinytorch_course.export import ExportError, render, render_all, stale_files
 
 MODULES = module_notebooks(SOURCE)
 
@@ -34,6 +34,19 @@ def test_notebook_without_target_is_refused(tmp_path):
     nbformat.write(nb, path)
     with pytest.raises(ExportError, match="default_exp"):
         render(path)
+
+
+def test_a_cell_may_export_to_another_package_file(tmp_path):
+    cells = ["#| default_exp training", "#| export\nA = 1", "#| export optim.lr_scheduler\nB = 2\n### BEGIN SOLUTION\nC = 3\n### END SOLUTION",
+             "#| export\nD = 4", "E = 5"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    path = tmp_path / "07_x.ipynb"
+    nbformat.write(nb, path)
+    files = render_all(path, tmp_path / "pkg")
+    assert [target for target, _ in files] == [tmp_path / "pkg/training.py", tmp_path / "pkg/optim/lr_scheduler.py"]
+    assert files[0][1].endswith("A = 1\n\n\nD = 4\n") and files[1][1].endswith("B = 2\nC = 3\n")
+    assert all(text.startswith("# Generated from") for _, text in files)
+    assert render(path, tmp_path / "pkg") == files[0]
 
 
 @pytest.fixture

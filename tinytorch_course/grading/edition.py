@@ -50,9 +50,15 @@ module, it appears in `solutions/` and `tinytorch reset` uses it.
 
 
 def _render(notebook, out):
-    """(package file in ``out``, text) of a notebook's export, naming the notebook relative to ``out``."""
-    target, text = export.render(notebook, out / "tinytorch")
-    return target, text.replace(str(Path(notebook).resolve()), str(Path(notebook).resolve().relative_to(out.resolve())))
+    """``[(package file in out, text), ...]`` of a notebook's export, naming the notebook relative to ``out``."""
+    shown = str(Path(notebook).resolve()), str(Path(notebook).resolve().relative_to(out.resolve()))
+    return [(target, text.replace(*shown)) for target, text in export.render_all(notebook, out / "tinytorch")]
+
+
+def _export(notebook, out):
+    """Write a notebook's export into the package of the edition ``out``."""
+    for target, text in _render(notebook, out):
+        target.write_text(text)
 
 
 def _commit(out, message):
@@ -81,8 +87,7 @@ def student_edition(out, archive=False, git=True):
     shutil.copytree(PACKAGE, out / "tinytorch", ignore=IGNORE)
     shutil.copytree(out / "release", out / "stubs")  # as released, for `tinytorch reset`
     for name in modules():
-        target, text = _render(out / "stubs" / name / f"{name}.ipynb", out)
-        target.write_text(text)
+        _export(out / "stubs" / name / f"{name}.ipynb", out)
     (out / "README.md").write_text(README)
     if git and shutil.which("git"):
         subprocess.run(["git", "init", "-q", str(out)], check=True)
@@ -115,7 +120,6 @@ def publish_solution(module, out):
     notebook = out / "solutions" / name / f"{name}.ipynb"
     notebook.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(solution_notebook(name, out / "release" / name / f"{name}.ipynb"), notebook)
-    target, text = _render(notebook, out)
-    target.write_text(text)
+    _export(notebook, out)
     _commit(out, f"Solution of {name}")
     return notebook

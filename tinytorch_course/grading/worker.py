@@ -79,20 +79,22 @@ def stage_submission(submitted, dest, assignment):
 
 
 def build_package(dest, notebook, student_version):
-    """A copy of the package whose file for this module is exported from ``notebook``."""
+    """A copy of the package whose files for this module are exported from ``notebook``."""
     shutil.copytree(PACKAGE, dest / "tinytorch", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     try:
-        target, _ = export.render(student_version)
+        targets = [target for target, _ in export.render_all(student_version)]
     except export.ExportError:
         return
     for candidate in (notebook, student_version):
         try:
-            candidate_target, text = export.render(candidate)
-            compile(text, str(candidate_target), "exec")
+            files = export.render_all(candidate)
+            for target, text in files:
+                compile(text, str(target), "exec")
         except Exception:  # missing, broken or re-pointed export: fall back to the student version
             continue
-        if candidate_target == target:
-            dest.joinpath("tinytorch", target.relative_to(PACKAGE)).write_text(text)
+        if [target for target, _ in files] == targets:
+            for target, text in files:
+                dest.joinpath("tinytorch", target.relative_to(PACKAGE)).write_text(text)
             return
 
 
