@@ -90,7 +90,8 @@ def run_job(student, assignment, folder, timeout, sandboxed=True, source=None, v
     if proc.exitcode == -signal.SIGKILL:
         note = f"grading took longer than {timeout} s and was stopped"
     else:
-        tail = Path(work, "worker.log").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        log = work / "worker.log"
+        tail = (log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []) or ["no output"]
         note = f"the grading process failed ({tail[0][:300]})"
     return {"student": student, "assignment": assignment, "status": "not graded", "notes": [note],
             "cells": {}, "timestamp": None, "autograded": None, "seconds": time.perf_counter() - start}, work

@@ -57,8 +57,9 @@ def stage_submission(submitted, dest, assignment):
             notes.append(f"wrong file names: {', '.join(others)} (expected {expected}); not graded")
             return notes
         else:
-            too_big = (Path(submitted) / expected).is_file()
-            notes.append(f"{expected} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB; not graded" if too_big
+            given = submitted / expected
+            notes.append(f"{expected} is a link; links are not graded" if given.is_symlink()
+                         else f"{expected} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB; not graded" if given.is_file()
                          else f"no notebook submitted (expected {expected})")
             return notes
     for other in dest.glob("*.ipynb"):
@@ -129,6 +130,19 @@ def tampering(submitted, student_version, source):
     return notes
 
 
+def restore_deleted(submitted, student_version):
+    """Put the graded test cells that ``submitted`` lacks back where the student version has them
+    (nbgrader would add them after the previous graded cell, before the set-up cells between)."""
+    nb = nbformat.read(submitted, as_version=4)
+    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells}
+    missing = [(i, c) for i, c in enumerate(nbformat.read(student_version, as_version=4).cells)
+               if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"]["grade_id"] not in present]
+    for index, cell in missing:
+        nb.cells.insert(min(index, len(nb.cells)), cell)
+    if missing:
+        nbformat.write(nb, submitted)
+
+
 def _notes_from_log(log):
     notes = []
     for line in log.splitlines():
@@ -183,6 +197,7 @@ def grade(job):
     build_package(work / "pkg", submitted / f"{assignment}.ipynb", student_version)
     if (submitted / f"{assignment}.ipynb").exists():
         notes += tampering(submitted / f"{assignment}.ipynb", student_version, source / f"{assignment}.ipynb")
+        restore_deleted(submitted / f"{assignment}.ipynb", student_version)
 
     graded = nbgrader.autograde(assignment, student, force=True, create=True)
     log = graded.get("log", "")
