@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from tinytorch_course import PACKAGE, ROOT, module_notebooks, reader
+from tinytorch_course import PACKAGE, ROOT, module_notebooks
 from tinytorch_course.course import MILESTONES, MODULES, PHASES, spans
 
 BUILD = Path("_build")
@@ -174,6 +174,8 @@ def build(root=ROOT, output=None, force=False, quiet=False, write=True, cache=No
         (output / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         command += ["--config", str(output / "_config.yml")]
     prepare_cache(cache or root / CACHE, force)
+    from tinytorch_course import reader  # imports nbformat, which every other command can do without
+
     try:
         reader.prepare(cache or root / CACHE, root, log=(lambda message: None) if quiet else print)
     except reader.ReaderError as error:
