@@ -15,8 +15,6 @@ import re
 import sys
 from pathlib import Path
 
-import nbformat
-
 from tinytorch_course import PACKAGE, ROOT, SOURCE, module_notebooks
 
 DEFAULT_EXP = re.compile(r"^#\|\s*default_exp\s+([\w.]+)\s*$")
@@ -39,6 +37,8 @@ def _display(path):
 
 def render_all(notebook_path, package=PACKAGE):
     """``[(target_path, text), ...]``: every package file a notebook exports, its ``default_exp`` file first."""
+    import nbformat  # here, not at the top: the other commands start faster without it
+
     nb = nbformat.read(notebook_path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     targets = [m.group(1) for c in code if (m := DEFAULT_EXP.match(_first_line(c)))]
