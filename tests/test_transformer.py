@@ -126,7 +126,7 @@ def test_block_matches_torch_with_padding(torch, rng):
     padding = np.zeros((3, 6), bool)
     padding[0, 4:] = padding[2, 1:] = True
     _parity(torch, rng, key_padding=padding)
-    _parity(torch, rng, src_mask=np.triu(np.full((6, 6), -np.inf), k=1), key_padding=padding, is_causal=True)
+    _parity(torch, rng, src_mask=np.triu(np.ones((6, 6), bool), k=1), key_padding=padding, is_causal=True)  # True: masked
 
 
 def test_block_errors_name_the_shapes():
