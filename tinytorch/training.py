@@ -222,7 +222,8 @@ class Trainer:
         self._data_rng_state = state_dict["data_rng_state"]
 
     def save_checkpoint(self, path, train_loader=None):
-        """Write ``state_dict()`` to ``path`` with ``tinytorch.save``."""
+        """Write ``state_dict()`` to ``path`` with ``tinytorch.save``; written between epochs, as ``fit``
+        does, it resumes the run exactly (the data order of an epoch is drawn when the epoch starts)."""
         save(self.state_dict(train_loader), path)
 
     def load_checkpoint(self, path):
