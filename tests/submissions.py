@@ -67,3 +67,51 @@ def secret_lines(source_folder, release_folder):
                         if not trivial(line) and line not in public:
                             secrets.setdefault(line, (nb_path.stem, kind))
     return secrets
+
+
+def run_in_process(source_nb, bug=(), hidden=False, solved=True, skip=()):
+    """Run the code cells of an instructor notebook in this process, up to its last graded cell,
+    going on after a failing cell as nbgrader does; return ``{grade_id or "ungraded": message}``
+    of the cells that raise.
+
+    ``bug`` is a list of ``(old, new)`` replacements planted in the code; the hidden tests are
+    removed unless ``hidden``; with ``solved=False`` every solution region is nbgrader's stub.
+    Plain cells containing a string of ``skip`` (slow demonstrations) are not run.
+    """
+    cells = [c for c in source_nb.cells if c.cell_type == "code"]
+    sources = [c.source for c in cells]
+    for old, new in bug:
+        changed = [s.replace(old, new) for s in sources]
+        assert changed != sources, f"the code to plant a bug in, {old!r}, is not in the notebook"
+        sources = changed
+    if not solved:
+        stub = lambda m: f"{m.group(1)}raise NotImplementedError()\n"  # noqa: E731
+        sources = [REGION.sub(stub, s) if _nbgrader(c).get("solution") else s for c, s in zip(cells, sources)]
+    graded = [_nbgrader(c).get("grade_id") if _nbgrader(c).get("grade") else None for c in cells]
+    last = max(i for i, g in enumerate(graded) if g)
+    namespace, failures = {"__name__": "__main__"}, {}
+    for cell, source, grade_id in zip(cells[: last + 1], sources, graded):
+        if not (grade_id or _nbgrader(cell).get("solution")) and any(s in source for s in skip):
+            continue
+        code = source if hidden else HIDDEN.sub("", source)
+        try:
+            exec(compile(code, f"<{grade_id or 'cell'}>", "exec"), namespace)
+        except Exception as err:
+            failures[grade_id or "ungraded"] = f"{type(err).__name__}: {err}"
+    return failures
+
+
+def visible_failures(module, bug=(), skip=()):
+    """The failure messages of the visible checks of module ``module`` (e.g. "02") with ``bug`` planted."""
+    from tinytorch_course import SOURCE
+
+    path = next(SOURCE.glob(f"{module}_*/{module}_*.ipynb"))
+    return run_in_process(nbformat.read(path, as_version=4), bug, skip=skip)
+
+
+def assert_bug_named(module, bug, cell, words, skip=()):
+    """Planting ``bug`` in module ``module`` fails graded cell ``cell`` with a message containing ``words``."""
+    failures = visible_failures(module, bug, skip)
+    assert cell in failures, f"planting {bug} in module {module} should fail {cell}; failures: {failures}"
+    missing = [w for w in words if w not in failures[cell]]
+    assert not missing, f"the message of {cell} should mention {missing}: {failures[cell]}"
