@@ -12,7 +12,8 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 @pytest.mark.parametrize("args", [
     ["core.py", "--repeat", "1"],
     ["spatial.py", "--repeat", "1", "--epoch-images", "128"],
-], ids=["core", "spatial"])
+    ["transformer.py", "--repeat", "1"],
+], ids=["core", "spatial", "transformer"])
 def test_benchmark_prints_ratios(torch, args):
     out = subprocess.run([sys.executable, BENCH / args[0], *args[1:]], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
@@ -29,7 +30,8 @@ def test_profiler_benchmark_prints_its_ratios():
     assert "all the original objects: True" in out.stdout
 
 
-@pytest.mark.parametrize("script", ["core.py", "spatial.py", "grading.py", "datasets.py", "profiler.py", "status.py"])
+@pytest.mark.parametrize("script", ["core.py", "spatial.py", "transformer.py", "grading.py", "datasets.py", "profiler.py",
+                                    "status.py"])
 def test_benchmark_has_help(script):
     out = subprocess.run([sys.executable, BENCH / script, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "usage:" in out.stdout, out.stderr
