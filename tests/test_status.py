@@ -198,22 +198,22 @@ def test_locked_milestone_is_refused(first_three, tmp_path, fake, monkeypatch, c
 # --- the real thing, in a student edition -------------------------------------------------------
 
 def tinytorch(edition, *args):
-    """The edition's own ``tinytorch`` command (its tools, its package)."""
+    """Start the edition's own ``tinytorch`` command (its tools, its package); ``.communicate()`` waits."""
     env = {**os.environ, "PYTHONPATH": str(edition), "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "tinytorch_course.cli", *args], cwd=edition, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.Popen([sys.executable, "-m", "tinytorch_course.cli", *args], cwd=edition, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finished(command):
+    """``(exit status, stdout, stderr)`` of a started command."""
+    out, err = command.communicate(timeout=900)
+    return command.returncode, out, err
 
 
 @pytest.mark.slow
 def test_milestone_01_runs_on_the_students_code_in_the_student_edition(tmp_path):
     edition = grading.student_edition(tmp_path / "edition", git=False)
     release = edition / "release"
-    executed = release / "milestones" / "01_perceptron.ipynb"
-
-    # Forced on the edition's stubs, the milestone runs and stops at the first stub.
-    run = tinytorch(edition, "milestone", "01", "--force")
-    assert run.returncode == 1 and "NotImplementedError" in run.stderr, run.stdout + run.stderr
-    assert executed.exists()
 
     # The student fills in modules 01-03 and exports them; the instructor has published module 05,
     # whose autograd engine the visible gradient tests of modules 01-03 run on.
@@ -221,12 +221,21 @@ def test_milestone_01_runs_on_the_students_code_in_the_student_edition(tmp_path)
     for name in names:
         nbformat.write(solution_notebook(name, release / name / f"{name}.ipynb"), release / name / f"{name}.ipynb")
     grading.publish_solution("05", edition)
-    run = tinytorch(edition, "export", *[f"release/{name}/{name}.ipynb" for name in names])
-    assert run.returncode == 0, run.stderr
+    code, _, err = finished(tinytorch(edition, "export", *[f"release/{name}/{name}.ipynb" for name in names]))
+    assert code == 0, err
 
-    run = tinytorch(edition, "status", "--json")
-    assert run.returncode == 0, run.stderr
-    progress = json.loads(run.stdout)
+    # Meanwhile (it needs no status), Milestone 02 forced: it runs on the edition's package and stops
+    # at the first stub of a module the student has not done (04 Losses or 06 Optimizers).
+    status_run = tinytorch(edition, "status", "--json")
+    try:
+        code, out, err = finished(tinytorch(edition, "milestone", "02", "--force"))
+        assert code == 1 and "NotImplementedError" in err, out + err
+        assert (release / "milestones" / "02_xor.ipynb").exists()
+        code, out, err = finished(status_run)
+    finally:
+        status_run.kill()  # only if a failure above left it running
+    assert code == 0, err
+    progress = json.loads(out)
     for key in ("01", "02", "03"):
         assert progress["modules"][key]["state"] == "complete", (key, progress["modules"][key])
         assert progress["modules"][key]["points"] == progress["modules"][key]["total"] > 0
@@ -234,12 +243,12 @@ def test_milestone_01_runs_on_the_students_code_in_the_student_edition(tmp_path)
     assert progress["milestones"]["01"] == {"unlocked": True, "missing": []}
     assert progress["milestones"]["02"] == {"unlocked": False, "missing": ["04", "05", "06"]}
 
-    run = tinytorch(edition, "milestone", "01")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "note:" not in run.stderr, run.stderr  # the package holds the student's exports
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    code, out, err = finished(tinytorch(edition, "milestone", "01"))
+    assert code == 0, out + err
+    assert "note:" not in err, err  # the package holds the student's exports
+    result = json.loads(out.strip().splitlines()[-1])
     assert result["milestone"] == "01_perceptron" and result["train_accuracy"] == 1.0
-    nb = nbformat.read(executed, as_version=4)
+    nb = nbformat.read(release / "milestones" / "01_perceptron.ipynb", as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not any(o.output_type == "error" for o in outputs)
     assert any('{"milestone": "01_perceptron"' in o.get("text", "") for o in outputs)
