@@ -4,6 +4,7 @@ import pytest
 
 from tinytorch import Tensor
 from tinytorch.optim import SGD, Adam, AdamW, Optimizer
+from tinytorch.testing import assert_same_steps
 
 STEPS = 100
 SHAPES = [(5, 3), (3,), (2, 4, 2)]
@@ -33,29 +34,6 @@ CASES = (
 )
 
 
-def run_both(torch, name, ours_cls, options, dtype, skip_every=0, seed=0):
-    """Run ``STEPS`` updates in both frameworks on the same random gradients; yield the parameters
-    after each step. With ``skip_every=k``, parameter 0 gets no gradient every k-th step."""
-    rng = np.random.default_rng(seed)
-    start = [rng.standard_normal(shape).astype(dtype) for shape in SHAPES]
-    ours = [Tensor(a.copy(), dtype=dtype, requires_grad=True) for a in start]
-    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in start]
-    opt_ours = ours_cls(ours, **options)
-    opt_theirs = getattr(torch.optim, name)(theirs, **options)
-    for step in range(STEPS):
-        opt_ours.zero_grad()
-        opt_theirs.zero_grad()
-        for i, (p, q) in enumerate(zip(ours, theirs)):
-            g = rng.standard_normal(p.shape).astype(dtype)
-            if skip_every and i == 0 and step % skip_every == 0:
-                continue
-            p.grad = Tensor(g, dtype=dtype)
-            q.grad = torch.tensor(g)
-        opt_ours.step()
-        opt_theirs.step()
-        yield ours, theirs
-
-
 def ids(case):
     name, _, options = case
     return name + "-" + ("-".join(f"{k}={v}" for k, v in options.items()) or "defaults")
@@ -63,29 +41,31 @@ def ids(case):
 
 @pytest.mark.parametrize("case", CASES, ids=[ids(c) for c in CASES])
 def test_matches_torch_float64(torch, case):
-    name, cls, options = case
-    for ours, theirs in run_both(torch, name, cls, options, np.float64):
-        for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12)
+    """Same parameters after each step; every fourth step a parameter without gradient is skipped."""
+    _, cls, options = case
+    assert_same_steps(torch, cls, SHAPES, ids(case), steps=STEPS, **options)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[ids(c) for c in CASES])
 def test_matches_torch_float32(torch, case):
-    name, cls, options = case
-    for ours, theirs in run_both(torch, name, cls, options, np.float32):
-        for p, q in zip(ours, theirs):
-            assert p.data.dtype == np.float32
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-5)
+    _, cls, options = case
+    assert_same_steps(torch, cls, SHAPES, ids(case), steps=STEPS, dtype=np.float32, rtol=1e-5, atol=1e-5, **options)
 
 
-@pytest.mark.parametrize("case", [CASES[4], CASES[len(SGD_OPTIONS) + 3], CASES[-1]], ids=ids)
-def test_parameters_without_grad_are_skipped_like_torch(torch, case):
-    name, cls, options = case
-    rng_start = np.random.default_rng(0).standard_normal(SHAPES[0])
-    for ours, theirs in run_both(torch, name, cls, options, np.float64, skip_every=3):
-        for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12)
-    assert not np.allclose(ours[0].data, rng_start)  # it was updated on the other steps
+def test_a_wrong_update_is_reported(torch):
+    class SGD(Optimizer):
+        """Ascends instead of descending."""
+
+        def __init__(self, params, lr):
+            super().__init__(params, dict(lr=lr))
+
+        def step(self):
+            for p in self.params:
+                if p.grad is not None:
+                    p.data += self.param_groups[0]["lr"] * p.grad.data
+
+    with pytest.raises(AssertionError, match=r"ascent: SGD\(lr=0.1\) on parameters of shape \(2,\): parameter 0 after step 1"):
+        assert_same_steps(torch, SGD, [(2,)], "ascent", lr=0.1)
 
 
 def test_step_updates_in_place_and_keeps_grad():

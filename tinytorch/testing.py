@@ -96,3 +96,30 @@ def assert_gradients(fn, *inputs, what, **tolerances):
     except Exception as err:  # e.g. a backward that returns an array of the wrong shape
         raise AssertionError(f"{what} (inputs of shape {shapes}): the gradient computation raised "
                              f"{type(err).__name__}: {err}") from err
+
+
+def assert_same_steps(oracle, optimizer, shapes, what, steps=10, seed=0, dtype=np.float64, rtol=1e-10, atol=1e-12, **options):
+    """Assert ``optimizer(params, **options)`` moves parameters of ``shapes`` as the oracle's optimizer
+    of the same name (``oracle.optim.SGD`` for ``SGD``) does, over ``steps`` steps with the same
+    random gradients, keeping ``dtype``. Every fourth step a parameter has no gradient and must be
+    left alone; ``step`` must not change the gradients.
+    """
+    from tinytorch.tensor import Tensor
+
+    rng = np.random.default_rng(seed)
+    start = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+    ours = [Tensor(a, dtype=dtype, requires_grad=True) for a in start]
+    theirs = [oracle.tensor(a, requires_grad=True) for a in start]
+    mine, reference = optimizer(ours, **options), getattr(oracle.optim, optimizer.__name__)(theirs, **options)
+    settings = ", ".join(f"{k}={v!r}" for k, v in options.items())
+    what = f"{what}: {optimizer.__name__}({settings}) on parameters of shape {', '.join(map(str, shapes))}"
+    for step in range(1, steps + 1):
+        grads = [None if (step + k) % 4 == 0 else rng.standard_normal(a.shape).astype(dtype) for k, a in enumerate(start)]
+        for p, q, g in zip(ours, theirs, grads):
+            p.grad, q.grad = (None, None) if g is None else (Tensor(g, dtype=dtype), oracle.tensor(g))
+        mine.step()
+        reference.step()
+        for k, (p, q, g) in enumerate(zip(ours, theirs, grads)):
+            assert_close(p, q, f"{what}: parameter {k} after step {step}", rtol=rtol, atol=atol, dtype=dtype)
+            if g is not None:
+                assert_close(p.grad, g, f"{what}: step {step} must not change the gradient of parameter {k}", rtol=0, atol=0)
