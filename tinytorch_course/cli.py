@@ -2,13 +2,13 @@
 import argparse
 import sys
 
-from tinytorch_course import book, export, grading, status
+from tinytorch_course import book, export, grading, olympics, status
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="tinytorch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (export, grading, book, status):
+    for module in (export, grading, book, status, olympics):
         module.add_commands(commands)
     return parser
 

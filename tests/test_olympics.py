@@ -1,0 +1,191 @@
+"""The AI Olympics: the submission format, scoring of the course's reference submissions (bits per
+byte against PyTorch's cross-entropy and a uniform model, deterministic quality, interleaved timing)
+and hostile submissions that must be refused with a reason while the others are still scored."""
+import json
+import math
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+import tinytorch
+from tinytorch.datasets import load_python_docs
+from tinytorch.models import GPT
+from tinytorch.perf import Benchmark
+from tinytorch.text import BPETokenizer
+from tinytorch_course import olympics
+from tinytorch_course.cli import main
+
+QUICK = Benchmark(warmup=1, min_repeats=3, max_repeats=3)
+
+
+@pytest.fixture(scope="module")
+def text():
+    return load_python_docs()
+
+
+@pytest.fixture(scope="module")
+def references(text, tmp_path_factory):
+    return olympics.reference_submissions(text, tmp_path_factory.mktemp("olympics"), steps=40)
+
+
+@pytest.fixture
+def copy_of(references, tmp_path):
+    """A fresh copy of the baseline submission, named ``name``, to damage."""
+    def make(name):
+        return shutil.copytree(references[0], tmp_path / name)
+    return make
+
+
+def _edit_config(folder, **changes):
+    config = json.loads((folder / olympics.CONFIG).read_text())
+    config.update(changes)
+    (folder / olympics.CONFIG).write_text(json.dumps(config))
+
+
+def _edit_weights(folder, edit):
+    state = tinytorch.load(folder / olympics.WEIGHTS)
+    edit(state)
+    tinytorch.save(state, folder / olympics.WEIGHTS)
+
+
+def test_split_is_consecutive_and_complete():
+    text = "".join(chr(65 + i % 26) for i in range(1001))
+    parts = olympics.split(text)
+    assert "".join(parts.values()) == text, "split: train + validation + test must be the whole text, in order"
+    assert [len(p) for p in parts.values()] == [900, 50, 51], f"split: lengths {[len(p) for p in parts.values()]}"
+
+
+def test_bits_per_byte_matches_torch_cross_entropy(torch, text):
+    tokenizer = BPETokenizer.train(text[:20_000], 300)
+    tinytorch.manual_seed(0)
+    model = GPT(tokenizer.vocab_size, 16, 16, 2, 1, 32).eval()
+    sample = text[-3000:]
+    bpb, nats = olympics.bits_per_byte(model, tokenizer, sample, batch_size=3)
+    ids = tokenizer.encode(sample)
+    expected = math.log(tokenizer.vocab_size)  # the first token: a uniform guess
+    for start in range(0, len(ids) - 1, 16):  # one window at a time
+        window = ids[start:start + 17]
+        logits = torch.tensor(model(np.array([window[:-1]])).data[0], dtype=torch.float64)
+        expected += torch.nn.functional.cross_entropy(logits, torch.tensor(window[1:]), reduction="sum").item()
+    assert nats == pytest.approx(expected, rel=1e-9), f"bits_per_byte: total nats {nats}, PyTorch gives {expected}"
+    assert bpb == pytest.approx(expected / len(sample.encode()) / math.log(2), rel=1e-12)
+
+
+def test_a_uniform_model_scores_log2_vocab_bits_per_token(text):
+    tokenizer = BPETokenizer.train(text[:20_000], 280)
+    model = GPT(tokenizer.vocab_size, 8, 8, 1, 1, 8).eval()
+    model.head.weight.data[...] = 0
+    model.head.bias.data[...] = 0
+    sample = text[-2000:]
+    bpb, _ = olympics.bits_per_byte(model, tokenizer, sample)
+    expected = len(tokenizer.encode(sample)) * math.log2(tokenizer.vocab_size) / len(sample.encode())
+    assert bpb == pytest.approx(expected, rel=1e-12), f"uniform model: {bpb} bits per byte, expected {expected}"
+
+
+def test_submission_round_trip_gives_the_same_model(references, text):
+    for folder in references:
+        model, tokenizer, size = olympics.load_submission(folder)
+        assert size == olympics.size_on_disk(folder)
+        assert isinstance(tokenizer, BPETokenizer)
+        ids = np.array([tokenizer.encode(text[:100])[:model.context_length]])
+        again, _, _ = olympics.load_submission(folder)
+        np.testing.assert_array_equal(model(ids).data, again(ids).data)
+    config = json.loads((references[1] / olympics.CONFIG).read_text())
+    assert config["quantized"] is True and config["model"] == "GPT"
+
+
+def test_references_are_scored_and_show_the_spread(references, text):
+    result = olympics.score(references, text, benchmark=QUICK)
+    baseline, optimized = result["submissions"]
+    assert baseline["ok"] and optimized["ok"], f"references not scored: {baseline['reason']} {optimized['reason']}"
+    assert optimized["size_bytes"] < 0.8 * baseline["size_bytes"], "the int8 reference should be much smaller"
+    assert 0 < baseline["bits_per_byte"] < 8, f"a trained model beats 8 bits per byte, got {baseline['bits_per_byte']}"
+    assert abs(optimized["bits_per_byte"] - baseline["bits_per_byte"]) < 0.05, "int8 should cost little quality"
+    for entry in (baseline, optimized):
+        assert entry["latency"]["repeats"] == 3 and len(entry["latency"]["times"]) == 3
+        assert entry["latency"]["ci_low"] <= entry["latency"]["median"] <= entry["latency"]["ci_high"]
+        assert entry["seconds_per_token"] == entry["latency"]["p90"] / olympics.NEW_TOKENS
+    again = olympics.score(references, text, benchmark=QUICK)
+    assert [e["nats"] for e in again["submissions"]] == [baseline["nats"], optimized["nats"]], "quality must be deterministic"
+
+
+def test_training_improves_quality(references, text, tmp_path):
+    _, tokenizer, _ = olympics.load_submission(references[0])
+    config = json.loads((references[0] / olympics.CONFIG).read_text())
+    tinytorch.manual_seed(0)
+    untrained = GPT(*(config[k] for k in olympics.ARCHITECTURE))
+    folder = olympics.write_submission(untrained, tokenizer, tmp_path / "untrained")
+    result = olympics.score([references[0], folder], text, benchmark=QUICK)
+    trained, random = result["submissions"]
+    assert trained["bits_per_byte"] < random["bits_per_byte"] - 0.5, (
+        f"40 steps of training should help: trained {trained['bits_per_byte']}, untrained {random['bits_per_byte']}")
+
+
+def test_events_follow_the_rules(references, text):
+    rules = {"size_cap_bytes": olympics.size_on_disk(references[1]), "quality_floor_bpb": 100.0}
+    result = olympics.score(references, text, rules, benchmark=QUICK)
+    events = result["events"]
+    assert events["quality"] == ["optimized"], "only the int8 reference fits under a cap of its own size"
+    assert events["smallest"] == ["optimized", "baseline"]
+    assert sorted(events["speed"]) == ["baseline", "optimized"]
+    assert sorted(events["all_round"]) == ["baseline", "optimized"]
+    strict = olympics.score(references, text, {"quality_floor_bpb": 0.01}, benchmark=QUICK)["events"]
+    assert strict["speed"] == strict["smallest"] == [], "nobody reaches a floor of 0.01 bits per byte"
+
+
+def _pickle_weights(folder):
+    (folder / olympics.WEIGHTS).unlink()
+    (folder / "weights.pkl").write_bytes(pickle.dumps({"x": 1}))
+
+
+def _pickle_inside_npz(folder):
+    np.savez(folder / olympics.WEIGHTS, __structure__=np.array([{"a": 1}], dtype=object))
+
+
+HOSTILE = {
+    "pickle file": (_pickle_weights, "pickle file"),
+    "pickle in the archive": (_pickle_inside_npz, "not a tinytorch.save file"),
+    "unknown model": (lambda f: _edit_config(f, model="LSTM"), "unknown model 'LSTM'"),
+    "unknown layer": (lambda f: _edit_config(f, layers=["Mamba"]), "unknown keys ['layers']"),
+    "mismatched shapes": (lambda f: _edit_config(f, d_model=48), "has shape"),
+    "wrong dtype": (lambda f: _edit_weights(f, lambda s: s.update({"norm.weight": s["norm.weight"].astype(np.float64)})),
+                    "dtype float64"),
+    "non-finite weights": (lambda f: _edit_weights(f, lambda s: s["head.weight"].__setitem__((0, 0), np.nan)),
+                           "head.weight has non-finite values"),
+    "missing tokenizer": (lambda f: (f / olympics.TOKENIZER).unlink(), "missing ['tokenizer.json']"),
+    "oversized weights": (lambda f: _edit_weights(f, lambda s: s.update({"extra": np.zeros(3_000_000, np.float32)})),
+                          "over the limit"),
+    "regex pattern": (lambda f: (f / olympics.TOKENIZER).write_text(json.dumps({"pattern": "(a+)+$"})),
+                      "GPT-2 pre-tokenization pattern"),
+    "vocabulary mismatch": (lambda f: _edit_config(f, vocab_size=400), "vocab_size 400"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_submission_is_refused_with_a_reason(name, copy_of, references, text):
+    damage, reason = HOSTILE[name]
+    folder = copy_of("hostile")
+    damage(folder)
+    with pytest.raises(olympics.SubmissionError) as err:
+        olympics.load_submission(folder, max_bytes=10_000_000)
+    assert reason in str(err.value), f"{name}: expected a reason with {reason!r}, got {err.value}"
+
+
+def test_hostile_submissions_do_not_affect_the_others(copy_of, references, text, tmp_path):
+    broken = copy_of("broken")
+    _edit_config(broken, model="LSTM")
+    out = tmp_path / "results.json"
+    assert main(["olympics", "score", str(references[0]), str(broken), str(references[1]), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    ok = {e["name"]: e["ok"] for e in result["submissions"]}
+    assert ok == {"baseline": True, "broken": False, "optimized": True}, f"scored: {ok}"
+    assert "unknown model" in result["submissions"][1]["reason"]
+    assert "broken" not in sum(result["events"].values(), [])
+
+
+def test_slow_submission_gets_no_score(references, text):
+    result = olympics.score(references, text, {"max_seconds_per_token": 1e-9}, benchmark=QUICK)
+    assert [e["ok"] for e in result["submissions"]] == [False, False]
+    assert all("over the limit" in e["reason"] for e in result["submissions"])
