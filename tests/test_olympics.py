@@ -3,6 +3,7 @@ byte against PyTorch's cross-entropy and a uniform model, deterministic quality,
 and hostile submissions that must be refused with a reason while the others are still scored."""
 import json
 import math
+import re
 import pickle
 import shutil
 
@@ -189,3 +190,22 @@ def test_slow_submission_gets_no_score(references, text):
     result = olympics.score(references, text, {"max_seconds_per_token": 1e-9}, benchmark=QUICK)
     assert [e["ok"] for e in result["submissions"]] == [False, False]
     assert all("over the limit" in e["reason"] for e in result["submissions"])
+
+
+def test_leaderboard_page_has_a_table_per_event_and_the_plot(copy_of, references, text, tmp_path):
+    hostile = copy_of("<img src=x onerror=alert(1)>")
+    _edit_config(hostile, model="{raw}`html` <b>x</b>\n| injected |")
+    results = tmp_path / "results.json"
+    record = olympics.score([*references, hostile], text, {"quality_floor_bpb": 100.0}, benchmark=QUICK)
+    results.write_text(json.dumps(record))
+    page = tmp_path / "book" / "leaderboard.md"
+    assert main(["olympics", "leaderboard", str(results), "--out", str(page)]) == 0
+    markdown = page.read_text()
+    for title, _ in olympics.EVENTS.values():
+        assert f"## {title}" in markdown, f"leaderboard: no section {title!r}"
+    assert markdown.count("| 1 | baseline |") + markdown.count("| 1 | optimized |") == 4, "one winner per event"
+    assert page.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    assert "(leaderboard.png)" in markdown
+    assert r"| \<img src\=x onerror\=alert\(1\)\> |" in markdown, "the submission's name, escaped"
+    assert not re.search(r"(?<!\\)[<>`{]", markdown.replace("`tinytorch olympics leaderboard`", "")), "markup not escaped"
+    assert "\n| injected |" not in markdown
