@@ -5,6 +5,7 @@ outputs of that run: each notebook prints its results as a final JSON line and a
 target in its last cell, and its saved outputs are clean (no stderr, one final progress bar).
 """
 import json
+import math
 import os
 from pathlib import Path
 
@@ -36,10 +37,10 @@ def outputs(nb):
     return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
 
 
-def result(nb):
-    """The JSON line the notebook's last cell prints."""
+def result(nb, kind="milestone"):
+    """The JSON line the notebook's last cell prints (its first key is ``kind``)."""
     lines = [line for out in outputs(nb) if out.output_type == "stream" and out.name == "stdout"
-             for line in out.text.splitlines() if line.startswith('{"milestone"')]
+             for line in out.text.splitlines() if line.startswith(f'{{"{kind}"')]
     assert lines, "the notebook printed no result line"
     return json.loads(lines[-1])
 
@@ -57,7 +58,7 @@ def check_clean(nb, bars, figures):
     assert sum("image/png" in out.get("data", {}) for out in outputs(nb)) >= figures
 
 
-@pytest.mark.parametrize("name", ["01_perceptron.ipynb", "02_xor.ipynb", "03_mlp.ipynb"])
+@pytest.mark.parametrize("name", ["01_perceptron.ipynb", "02_xor.ipynb", "03_mlp.ipynb", "05_transformer.ipynb"])
 def test_committed_without_outputs(name):
     nbformat = require_module("nbformat")
     nb = nbformat.read(MILESTONES / name, as_version=4)
@@ -96,6 +97,18 @@ def test_03_mlp(executed_milestone):
     check_clean(nb, ["digits", "fashion-mnist"], figures=4)
     assert out["fashion_mnist_test_accuracy"] >= 0.87
     print(f"\nmilestone 03: {out}")
+
+
+@pytest.mark.slow
+@in_book_build
+def test_05_transformer(executed_milestone):
+    nb = executed_milestone("05_transformer.ipynb")
+    check_clean(nb, ["reversal", "language model"], figures=2)
+    out = result(nb)
+    assert out["reversal_accuracy"] >= 0.99
+    assert out["val_loss"] <= 1.40 and out["val_loss"] < out["bigram_val_loss"] - 0.5
+    assert abs(out["bits_per_char"] - out["val_loss"] / math.log(2)) < 1e-3
+    print(f"\nmilestone 05: {out}")
 
 
 @pytest.mark.slow
