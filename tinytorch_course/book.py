@@ -80,7 +80,7 @@ def toc_entries(root=ROOT):
             for n in phase.milestones
             if n in found_milestones
         ]
-        parts.append((phase.caption, pages))
+        parts.append((phase.caption, pages + existing(phase.pages)))
     parts.append((ABOUT[0], existing(ABOUT[1])))
     return parts
 

@@ -11,6 +11,7 @@ class Phase:
     overview: str
     modules: tuple
     milestones: tuple = ()
+    pages: tuple = ()  # more pages after the milestones, shown once they exist
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ PHASES = (
     Phase("🖼️ Vision & Data", "book/phases/vision-and-data", (8, 9), (4,)),
     Phase("🗣️ Language & Attention", "book/phases/language-and-attention", (10, 11, 12, 13), (5,)),
     Phase("🎓 Advanced Topics", "book/phases/advanced-topics", (7, 14, 15, 16, 17, 18, 19)),
-    Phase("🏅 Competition", "book/phases/competition", (20,)),
+    Phase("🏅 Competition", "book/phases/competition", (20,), pages=("book/competition/leaderboard",)),
 )
 
 

@@ -337,7 +337,7 @@ def train_reference(text, steps=60, batch_size=8, seed=0, train_characters=100_0
     return model.eval(), tokenizer
 
 
-def reference_submissions(text, folder, steps=60):
+def reference_submissions(text, folder, steps=800):
     """Write the course's two reference submissions into ``folder``: ``baseline`` (a small float GPT)
     and ``optimized`` (the same model quantized to int8, calibrated on training windows)."""
     import numpy as np
@@ -486,7 +486,7 @@ def add_commands(commands):
                          "quantized to int8, as OUT/optimized.")
     s.add_argument("out", help="folder to write the submissions into")
     s.add_argument("--text", help="corpus text file (default: the Python documentation topics)")
-    s.add_argument("--steps", type=int, default=60, help="training steps (default 60)")
+    s.add_argument("--steps", type=int, default=800, help="training steps (default 800)")
     s.set_defaults(func=_cmd_reference)
 
     s = steps.add_parser("leaderboard", help="write the leaderboard page of the book from scores",
