@@ -19,8 +19,9 @@ Run: .venv/bin/python bench/acceleration.py [--repeat N] [--only block step epoc
 """
 import numpy as np
 
-from common import adam_epoch, in_turns, one_thread, parser, report
-from spatial import fashion_images, milestone_cnn
+import spatial
+from common import in_turns, one_thread, parser, report
+from spatial import milestone_cnn
 from tinytorch.perf import paired_ratio, percentile
 from transformer import BATCH, MILESTONE, load_into, torch_gpt
 
@@ -103,31 +104,19 @@ def bench_step(torch, repeat):
     return times, f"accelerated; Milestone 05's model, {BATCH} sequences of {MILESTONE['context_length']} tokens"
 
 
-def bench_epoch(torch, repeat, images, batch_size=64):
+def bench_epoch(torch, repeat, images):
     import tinytorch
-    from tinytorch.data import DataLoader, TensorDataset
     from tinytorch.perf import accelerate
 
-    x, y, source = fashion_images(images)
-    init = [p.data.copy() for p in milestone_cnn(tinytorch.nn).parameters()]
-    order = np.random.default_rng(0).permutation(len(x))
-    x, y = x[order], y[order]
-    losses = {}
-
-    def epoch(framework, model, loader, name):
-        seconds, losses[name] = adam_epoch(framework, model, init, loader)
-        return seconds
-
-    ours = DataLoader(TensorDataset(x, y), batch_size=batch_size)
-    theirs = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch_size)
-    runs = {"tinytorch": lambda: epoch(tinytorch, accelerate(milestone_cnn(tinytorch.nn)), ours, "accelerated"),
-            "plain": lambda: epoch(tinytorch, milestone_cnn(tinytorch.nn), ours, "plain"),
-            "PyTorch": lambda: epoch(torch, milestone_cnn(torch.nn), theirs, "PyTorch")}
-    times = in_turns(repeat, runs, warmup=False)
-    note = (f"accelerated; {len(x):,} {source} images, batch {batch_size}, same weights and batches; last loss "
-            + ", ".join(f"{name} {loss:.5f}" for name, loss in losses.items()))
-    return times, note
+    for framework, nn in ((torch, torch.nn), (tinytorch, tinytorch.nn)):  # first-call costs out of the timing
+        model = milestone_cnn(nn)
+        images_ = framework.zeros(64, 1, 28, 28, requires_grad=True)
+        model(images_).sum().backward()
+    times, note = spatial.bench_epoch(torch, repeat, images, models={
+        "tinytorch": (tinytorch, lambda: accelerate(milestone_cnn(tinytorch.nn))),
+        "plain": (tinytorch, lambda: milestone_cnn(tinytorch.nn)),
+        "PyTorch": (torch, lambda: milestone_cnn(torch.nn))})
+    return times, "accelerated; " + note
 
 
 def bench_threads(torch, repeat):

@@ -80,27 +80,31 @@ def fashion_images(limit):
     return x[:limit, None], y[:limit], source
 
 
-def bench_epoch(torch, repeat, images, batch_size=64):
+def bench_epoch(torch, repeat, images, batch_size=64, models=None):
+    """One training epoch of each of ``models`` (label -> (framework, build)), by default tinytorch's
+    and PyTorch's CNN, from the same weights on the same batches."""
     import tinytorch
     from tinytorch.data import DataLoader, TensorDataset
 
+    models = models or {"tinytorch": (tinytorch, lambda: milestone_cnn(tinytorch.nn)),
+                        "PyTorch": (torch, lambda: milestone_cnn(torch.nn))}
     x, y, source = fashion_images(images)
     init = [p.data.copy() for p in milestone_cnn(tinytorch.nn).parameters()]
     order = np.random.default_rng(0).permutation(len(x))
     x, y = x[order], y[order]
+    loaders = {tinytorch: DataLoader(TensorDataset(x, y), batch_size=batch_size),
+               torch: torch.utils.data.DataLoader(
+                   torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch_size)}
     losses = {}
 
-    def epoch(framework, loader):
-        seconds, losses[framework.__name__] = adam_epoch(framework, milestone_cnn(framework.nn), init, loader)
+    def epoch(label, framework, build):
+        seconds, losses[label] = adam_epoch(framework, build(), init, loaders[framework])
         return seconds
 
-    ours = DataLoader(TensorDataset(x, y), batch_size=batch_size)
-    theirs = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=batch_size)
-    times = in_turns(repeat, {"tinytorch": lambda: epoch(tinytorch, ours), "PyTorch": lambda: epoch(torch, theirs)},
-                     warmup=False)
-    note = (f"{len(x):,} {source} images, batch {batch_size}, same weights and batches; "
-            f"last loss tinytorch {losses['tinytorch']:.4f}, PyTorch {losses['torch']:.4f}")
+    runs = {label: (lambda label=label, spec=spec: epoch(label, *spec)) for label, spec in models.items()}
+    times = in_turns(repeat, runs, warmup=False)
+    note = (f"{len(x):,} {source} images, batch {batch_size}, same weights and batches; last loss "
+            + ", ".join(f"{label} {loss:.4f}" for label, loss in losses.items()))
     return times, note
 
 

@@ -1,4 +1,4 @@
-"""Performance tools: the benchmark harness (Module 19)."""
+"""Performance tools: the benchmark harness (Module 19) and the accelerated layers (Module 16)."""
 from tinytorch.perf.benchmark import (
     Benchmark,
     Comparison,
@@ -16,9 +16,11 @@ from tinytorch.perf.benchmark import (
     summarize,
     timed,
 )
+from tinytorch.perf.fused import accelerate, fused_linear
 
 __all__ = [
     "Benchmark", "Comparison", "Result", "ManualClock", "timed", "environment",
     "percentile", "median_ci", "summarize", "bootstrap_ci", "paired_ratio",
     "single_stream", "offline", "markdown_table", "plot",
+    "accelerate", "fused_linear",
 ]
