@@ -158,6 +158,8 @@ HOSTILE = {
     "missing tokenizer": (lambda f: (f / olympics.TOKENIZER).unlink(), "missing ['tokenizer.json']"),
     "oversized weights": (lambda f: _edit_weights(f, lambda s: s.update({"extra": np.zeros(3_000_000, np.float32)})),
                           "over the limit"),
+    "compressed bomb": (lambda f: np.savez_compressed(f / olympics.WEIGHTS, big=np.zeros(4_000_000, np.float32)),
+                        "unpacks to 16,000,"),
     "regex pattern": (lambda f: (f / olympics.TOKENIZER).write_text(json.dumps({"pattern": "(a+)+$"})),
                       "GPT-2 pre-tokenization pattern"),
     "vocabulary mismatch": (lambda f: _edit_config(f, vocab_size=400), "vocab_size 400"),

@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import re
+import zipfile
 from pathlib import Path
 
 FORMAT = 1
@@ -159,10 +160,18 @@ def build_model(config):
     return model.eval()
 
 
-def _load_weights(folder, model):
+def _load_weights(folder, model, max_bytes):
     import numpy as np
+
     import tinytorch
 
+    try:
+        with zipfile.ZipFile(folder / WEIGHTS) as archive:  # a compressed entry could unpack to any size
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except zipfile.BadZipFile as err:
+        raise SubmissionError(f"{WEIGHTS} is not a tinytorch.save file ({err})") from None
+    if unpacked > max_bytes:
+        raise SubmissionError(f"{WEIGHTS} unpacks to {unpacked:,} bytes, over the limit of {max_bytes:,} bytes")
     try:
         state = tinytorch.load(folder / WEIGHTS)
     except Exception as err:  # np.load's errors for damaged archives vary (zip, format, pickle refused)
@@ -192,7 +201,7 @@ def load_submission(folder, max_bytes=RULES["max_bytes"]):
     config = _check_config(folder)
     tokenizer = _check_tokenizer(folder, config["vocab_size"])
     model = build_model(config)
-    _load_weights(folder, model)
+    _load_weights(folder, model, max_bytes)
     return model, tokenizer, size
 
 
