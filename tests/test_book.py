@@ -53,18 +53,25 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def executed_milestone(site, tmp_path_factory):
-    """``executed_milestone(name)``: book/milestones/``name`` with the outputs of its run in the
-    book build, so that the milestone tests check that run instead of running the notebook again."""
+def executed_notebook(site, tmp_path_factory):
+    """``executed_notebook(path)``: the book's notebook at ``path`` (relative to the repository)
+    with the outputs of its run in the book build, so that the tests of milestones and labs check
+    that run instead of running the notebook again."""
     from jupyter_cache import get_cache
 
     cache = get_cache(tmp_path_factory.getbasetemp() / "jupyter_cache")
 
-    def executed(name):
-        nb = nbformat.read(ROOT / "book" / "milestones" / name, as_version=4)
+    def executed(path):
+        nb = nbformat.read(ROOT / path, as_version=4)
         return cache.merge_match_into_notebook(nb)[1]
 
     return executed
+
+
+@pytest.fixture(scope="session")
+def executed_milestone(executed_notebook):
+    """``executed_milestone(name)``: book/milestones/``name`` as the book build ran it."""
+    return lambda name: executed_notebook(Path("book") / "milestones" / name)
 
 
 def toc_docnames(root=ROOT):
@@ -142,6 +149,19 @@ def test_toc_lists_only_what_exists(tmp_path):
     text = book.render_toc(root)
     assert yaml.safe_load(text)["root"] == "book/intro"
     assert "02_activations" not in text
+
+
+def test_toc_puts_a_lab_after_its_module(tmp_path):
+    root = _fake_root(tmp_path, ["17_quantization", "19_benchmarking"])
+    (tmp_path / "book" / "advanced").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "book" / "advanced" / "17_quantization_lab.ipynb")
+    assert dict(book.toc_entries(root))["🎓 Advanced Topics"][1:] == [
+        ("release/17_quantization/17_quantization", "17. Quantization"),
+        ("book/advanced/17_quantization_lab", "🔬 Quantization lab"),
+        ("release/19_benchmarking/19_benchmarking", "19. Benchmarking")]
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "book" / "advanced" / "21_extra_lab.ipynb")
+    with pytest.raises(ValueError, match=r"lab number\(s\) \[21\]"):
+        book.toc_entries(root)
 
 
 def test_toc_rejects_a_number_outside_the_phases(tmp_path):

@@ -15,6 +15,9 @@ from tinytorch.quantization import (
     quantize, quantize_array, quantize_per_channel, scale_for,
 )
 
+from test_book import executed_notebook, site  # noqa: F401  (fixtures: the book build's run of the lab)
+from test_milestones import check_clean, result
+
 
 def _no_tie(x, scale):
     """Where ``x / scale`` is not within float rounding of a half-integer (PyTorch multiplies by the
@@ -271,3 +274,19 @@ def test_prepare_qat_trains_a_copy_that_quantizes():
     assert isinstance(converted[0], QuantizedConv2d) and isinstance(converted[3], QuantizedLinear)
     with pytest.raises(TypeError, match="expected a Linear or Conv2d, got ReLU"):
         FakeQuantized(nn.ReLU())
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("book")
+def test_lab_meets_the_targets(executed_notebook):
+    """The book build's run of the quantization lab: the milestone networks and a GPT in INT8."""
+    nb = executed_notebook("book/advanced/17_quantization_lab.ipynb")
+    check_clean(nb, ["digits MLP", "digits CNN", "fashion MLP", "fashion CNN", "GPT"], figures=1)
+    out = result(nb, kind="lab")
+    assert set(out["models"]) == {"digits MLP", "digits CNN", "Fashion-MNIST MLP", "Fashion-MNIST CNN"}
+    for name, row in out["models"].items():
+        assert row["weight_ratio"] == 4.0 and row["saved_ratio"] >= 3.7, name
+        assert row["drop_points"] <= (0.5 if name.startswith("Fashion") else 1.0), name
+    assert abs(out["models"]["Fashion-MNIST MLP"]["int8_accuracy"] - out["torch_int8_accuracy"]) <= 0.003
+    assert out["gpt"]["rise_percent"] <= 2.0
+    print(f"\nquantization lab: {out}")

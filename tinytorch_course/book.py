@@ -2,12 +2,13 @@
 
 The table of contents is written from what exists: the phases of the course are declared once in
 ``tinytorch_course/course.py``; a module appears when its student notebook ``release/NN_name/NN_name.ipynb`` exists
-(never the instructor source) and a milestone when ``book/milestones/NN_name.ipynb`` does, so the
-book has no empty placeholder pages. ``tinytorch book`` writes ``_toc.yml`` and the learning
+(never the instructor source), a milestone when ``book/milestones/NN_name.ipynb`` does, and a
+module's lab (an executed results page) when ``book/advanced/NN_name.ipynb`` does, so the book has
+no empty placeholder pages. ``tinytorch book`` writes ``_toc.yml`` and the learning
 journey's module-to-milestone table (``book/_generated/milestone-map.md``, from the same
 declaration) and builds the site strictly (warnings are errors, every reference must resolve).
 
-Milestone notebooks execute during the build and their outputs are cached by jupyter-cache. The
+Milestone and lab notebooks execute during the build and their outputs are cached by jupyter-cache. The
 cache only sees the notebooks' code cells, so it is keyed on a hash of the ``tinytorch`` package
 as well: when the package changes (a new export, or a student's own code) the milestones run again.
 Module pages show the outputs of a run on the reference implementation, made before the build and
@@ -54,12 +55,19 @@ def milestones(root=ROOT):
     return {_number(p): p for p in sorted((root / "book" / "milestones").glob("[0-9][0-9]_*.ipynb"))}
 
 
+def labs(root=ROOT):
+    """``{module number: notebook}`` for every lab in ``root/book/advanced``: a results page that
+    executes during the build, like a milestone, and follows its module in the book."""
+    return {_number(p): p for p in sorted((root / "book" / "advanced").glob("[0-9][0-9]_*.ipynb"))}
+
+
 def toc_entries(root=ROOT):
     """The parts of the book: ``[(caption, [(docname, sidebar title or None), ...]), ...]``."""
-    found_modules, found_milestones = modules(root), milestones(root)
+    found_modules, found_milestones, found_labs = modules(root), milestones(root), labs(root)
     for kind, found, declared in (
         ("module", found_modules, {n for p in PHASES for n in p.modules}),
         ("milestone", found_milestones, {n for p in PHASES for n in p.milestones}),
+        ("lab", found_labs, {n for p in PHASES for n in p.modules}),
     ):
         unknown = sorted(set(found) - declared)
         if unknown:
@@ -74,7 +82,11 @@ def toc_entries(root=ROOT):
     parts = [(START[0], existing(START[1]))]
     for phase in PHASES:
         pages = [(phase.overview, "Overview")]
-        pages += [(doc(found_modules[n]), f"{n:02d}. {MODULES[n]}") for n in phase.modules if n in found_modules]
+        for n in phase.modules:
+            if n in found_modules:
+                pages.append((doc(found_modules[n]), f"{n:02d}. {MODULES[n]}"))
+            if n in found_labs:
+                pages.append((doc(found_labs[n]), f"🔬 {MODULES[n]} lab"))
         pages += [
             (doc(found_milestones[n]), f"🏆 Milestone {n:02d}: {MILESTONES[n].name}")
             for n in phase.milestones
