@@ -1,12 +1,10 @@
 """GPT: a decoder-only transformer language model built from the course's layers."""
 import numpy as np
 
-from tinytorch.autograd import no_grad
-from tinytorch.nn.activations import softmax
+from tinytorch.generation import generate
 from tinytorch.nn.embeddings import Embedding
 from tinytorch.nn.layers import Linear, Module, Sequential
 from tinytorch.nn.transformer import LayerNorm, TransformerBlock
-from tinytorch.random import default_generator
 from tinytorch.tensor import Tensor
 
 
@@ -36,34 +34,13 @@ class GPT(Module):
             x = block(x, is_causal=True)
         return self.head(self.norm(x))
 
-    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None):
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, use_cache=True):
         """Extend every prompt of ``idx`` (B, T) by ``max_new_tokens`` sampled tokens (int64 Tensor).
 
-        Each step reads the last ``context_length`` tokens; ``temperature=0`` takes the most likely
-        token, otherwise logits are divided by ``temperature`` and, with ``top_k``, all but the
-        ``top_k`` largest are dropped before sampling (from ``tinytorch``'s seeded generator).
+        The model reads a window of at most ``context_length`` tokens, which jumps to its last half
+        when the sequence outgrows it; ``use_cache`` keeps the window's keys and values
+        (``tinytorch.generation``) and gives the same tokens. ``temperature=0`` takes the most
+        likely token, otherwise logits are divided by ``temperature`` and, with ``top_k``, all but
+        the ``top_k`` largest are dropped before sampling (from ``tinytorch``'s seeded generator).
         """
-        ids = np.asarray(idx.data if isinstance(idx, Tensor) else idx, dtype=np.int64)
-        if ids.ndim != 2 or ids.shape[1] == 0:
-            raise ValueError(f"GPT.generate: expected prompts of shape (batch, seq) with seq >= 1, got shape {ids.shape}")
-        if temperature < 0 or (top_k is not None and top_k < 1):
-            raise ValueError(f"GPT.generate: expected temperature >= 0 and top_k >= 1 or None, got {temperature} and {top_k}")
-        was_training = self.training
-        self.eval()
-        rng = default_generator()
-        with no_grad():
-            for _ in range(max_new_tokens):
-                logits = self(ids[:, -self.context_length:]).data[:, -1, :].astype(np.float64)
-                if temperature == 0:
-                    token = logits.argmax(axis=-1)
-                else:
-                    logits = logits / temperature
-                    if top_k is not None and top_k < logits.shape[-1]:
-                        kth = np.partition(logits, -top_k, axis=-1)[:, -top_k, None]
-                        logits = np.where(logits < kth, -np.inf, logits)
-                    probs = softmax(Tensor(logits, dtype=np.float64)).data
-                    cdf = probs.cumsum(axis=-1)
-                    token = (cdf > rng.random((len(ids), 1)) * cdf[:, -1:]).argmax(axis=-1)
-                ids = np.concatenate([ids, token[:, None]], axis=1)
-        self.train(was_training)
-        return Tensor(ids, dtype=np.int64)
+        return generate(self, idx, max_new_tokens, temperature, top_k, use_cache)
