@@ -13,6 +13,7 @@ import pytest
 import tinytorch
 from tinytorch.datasets import load_python_docs
 from tinytorch.models import GPT
+from tinytorch.models.evaluation import bits_per_byte
 from tinytorch.perf import Benchmark
 from tinytorch.text import BPETokenizer
 from tinytorch_course import olympics
@@ -63,7 +64,7 @@ def test_bits_per_byte_matches_torch_cross_entropy(torch, text):
     tinytorch.manual_seed(0)
     model = GPT(tokenizer.vocab_size, 16, 16, 2, 1, 32).eval()
     sample = text[-3000:]
-    bpb, nats = olympics.bits_per_byte(model, tokenizer, sample, batch_size=3)
+    bpb, nats = bits_per_byte(model, tokenizer, sample, batch_size=3)
     ids = tokenizer.encode(sample)
     expected = math.log(tokenizer.vocab_size)  # the first token: a uniform guess
     for start in range(0, len(ids) - 1, 16):  # one window at a time
@@ -80,7 +81,7 @@ def test_a_uniform_model_scores_log2_vocab_bits_per_token(text):
     model.head.weight.data[...] = 0
     model.head.bias.data[...] = 0
     sample = text[-2000:]
-    bpb, _ = olympics.bits_per_byte(model, tokenizer, sample)
+    bpb, _ = bits_per_byte(model, tokenizer, sample)
     expected = len(tokenizer.encode(sample)) * math.log2(tokenizer.vocab_size) / len(sample.encode())
     assert bpb == pytest.approx(expected, rel=1e-12), f"uniform model: {bpb} bits per byte, expected {expected}"
 

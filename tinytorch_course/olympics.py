@@ -11,12 +11,12 @@ A **submission** is a folder of data, never code:
 
 ``load_submission`` checks every file before building anything and raises ``SubmissionError`` with
 the reason. ``score`` evaluates submissions on the hidden test split of the corpus (``split``):
-quality in bits per byte, speed as the p90 latency per generated token with the KV cache (timed
-in interleaved rounds across submissions), and size in bytes on disk, then ranks the events.
+quality in bits per byte (``tinytorch.models.evaluation``), speed as the p90 latency per
+generated token with the KV cache (timed in interleaved rounds across submissions), and size in
+bytes on disk, then ranks the events.
 """
 import argparse
 import json
-import math
 import re
 import zipfile
 from pathlib import Path
@@ -206,31 +206,6 @@ def load_submission(folder, max_bytes=RULES["max_bytes"]):
 
 
 # ----- scoring --------------------------------------------------------------------------------
-def bits_per_byte(model, tokenizer, text, batch_size=8):
-    """``(bits per byte, total nats)`` of ``model`` on ``text``: the token ids are cut into windows of
-    ``context_length`` predictions; the first token costs ``ln(vocab_size)`` (a uniform guess), each
-    other its negative log-likelihood; the total is divided by the UTF-8 bytes of ``text`` and ln 2."""
-    import numpy as np
-    from tinytorch.autograd import no_grad
-
-    ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
-    if len(ids) < 2:
-        raise SubmissionError(f"the test text is too short ({len(text)} characters) to score")
-    context, nats = model.context_length, math.log(model.vocab_size)
-    starts = list(range(0, len(ids) - 1, context))
-    with no_grad():
-        for length in sorted({min(context, len(ids) - 1 - s) for s in starts}):  # batches of equal length
-            group = [s for s in starts if min(context, len(ids) - 1 - s) == length]
-            for i in range(0, len(group), batch_size):
-                windows = np.stack([ids[s:s + length + 1] for s in group[i:i + batch_size]])
-                logits = model(windows[:, :-1]).data.astype(np.float64)
-                top = logits.max(axis=-1, keepdims=True)
-                log_z = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
-                picked = np.take_along_axis(logits, windows[:, 1:, None], axis=-1)[..., 0]
-                nats += float((log_z - picked).sum())
-    return nats / len(text.encode("utf-8")) / math.log(2), nats
-
-
 def _generation(model, tokenizer, text):
     """A function generating ``NEW_TOKENS`` greedy tokens with the KV cache after a prompt from ``text``."""
     import numpy as np
@@ -271,6 +246,7 @@ def score(folders, text, rules=None, benchmark=None):
     ``reason``; the others are scored. Only the latency (timed interleaved across submissions with
     ``benchmark``, a ``tinytorch.perf.Benchmark``) varies between runs; its samples are recorded.
     """
+    from tinytorch.models.evaluation import bits_per_byte
     from tinytorch.perf import Benchmark
     from tinytorch.perf.benchmark import timed
 
