@@ -57,28 +57,30 @@ def test_a_failing_reference_fails_naming_the_module(tmp_path):
 
 
 def test_made_again_only_when_a_notebook_changes(tmp_path):
-    source, _ = _notebooks(tmp_path)
-    cache = tmp_path / "cache"
-    assert reader.prepare(cache, tmp_path, log=lambda message: None) == ["01_test"]
-    assert reader.prepare(cache, tmp_path, log=lambda message: None) == []
-    source.write_text(source.read_text().replace("2 * x + 1", "x + x + 1"))
-    assert reader.prepare(cache, tmp_path, log=lambda message: None) == ["01_test"]
-    assert nbformat.read(reader.path(cache, "01_test"), as_version=4).cells[3].outputs[0].text == "f(3) = 7\n"
-
-
-def test_the_book_reads_the_reader_notebook_only_when_it_matches_the_release(tmp_path, caplog):
     source, release = _notebooks(tmp_path)
-    reader.prepare(tmp_path / "cache", tmp_path, log=lambda message: None)
+    cache, made = tmp_path / "cache", []
+    assert reader.load(cache, source, release, made.append).cells[3].outputs[0].text == "f(3) = 7\n"
+    reader.load(cache, source, release, made.append)
+    assert len(made) == 1
+    source.write_text(source.read_text().replace("2 * x + 1", "x + x + 2"))
+    assert reader.load(cache, source, release, made.append).cells[3].outputs[0].text == "f(3) = 8\n"
+    assert len(made) == 2 and nbformat.read(reader.path(cache, "01_test"), as_version=4).cells[3].outputs[0].text == "f(3) = 8\n"
+
+
+def test_the_book_reads_a_module_page_from_its_reader_notebook(tmp_path, caplog):
+    source, release = _notebooks(tmp_path)
     app = SimpleNamespace(srcdir=str(tmp_path), config=SimpleNamespace(nb_execution_cache_path="cache"))
     content = [release.read_text()]
     reader._substitute(app, "release/01_test/01_test", content)
     assert content[0] == nbformat.writes(nbformat.read(reader.path(tmp_path / "cache", "01_test"), as_version=4))
+    assert "f(3) = 7" in content[0] and "2 * x + 1" not in content[0]
 
     content = [release.read_text().replace("# Module 01: Test", "# Module 01: Changed")]
     with caplog.at_level(logging.WARNING):
         reader._substitute(app, "release/01_test/01_test", content)
-    assert "# Module 01: Changed" in content[0] and "out of date" in caplog.text
+    assert "# Module 01: Changed" in content[0] and "01_test changed while the book was read" in caplog.text
 
-    content = ["{}"]
-    reader._substitute(app, "book/intro", content)
-    assert content == ["{}"]
+    for docname in ("book/intro", "release/02_other/02_other"):  # not a module page; no instructor notebook
+        content = ["{}"]
+        reader._substitute(app, docname, content)
+        assert content == ["{}"]

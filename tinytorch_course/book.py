@@ -11,8 +11,8 @@ declaration) and builds the site strictly (warnings are errors, every reference 
 Milestone and lab notebooks execute during the build and their outputs are cached by jupyter-cache. The
 cache only sees the notebooks' code cells, so it is keyed on a hash of the ``tinytorch`` package
 as well: when the package changes (a new export, or a student's own code) the milestones run again.
-Module pages show the outputs of a run on the reference implementation, made before the build and
-kept in the same cache (``tinytorch_course/reader.py``).
+Module pages show the outputs of a run on the reference implementation, made when the page is
+read and kept in the same cache (the Sphinx extension ``tinytorch_course/reader.py``).
 """
 import hashlib
 import shutil
@@ -186,12 +186,6 @@ def build(root=ROOT, output=None, force=False, quiet=False, write=True, cache=No
         (output / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         command += ["--config", str(output / "_config.yml")]
     prepare_cache(cache or root / CACHE, force)
-    from tinytorch_course import reader  # imports nbformat, which every other command can do without
-
-    try:
-        reader.prepare(cache or root / CACHE, root, log=(lambda message: None) if quiet else print)
-    except reader.ReaderError as error:
-        raise BookError(f"the reader edition failed: {error}") from None
     if quiet:
         command.append("-q")
     result = subprocess.run(command, cwd=root, capture_output=quiet, text=True)

@@ -1,19 +1,19 @@
 """The reader edition of the module pages: each module's student notebook with the real outputs
 (numbers, figures) of its demonstrations, visible tests and systems corner.
 
-A release notebook has stubs where the solutions go, so it cannot run as it is. ``tinytorch book``
-executes a copy in which each solution cell holds the reference code of the instructor notebook,
-then puts the outputs under the release notebook's own cells: the page shows what the student sees,
-stubs included, and what the reference implementation prints and draws. Hidden tests are never run
-or shown (the release has none). Solution cells keep no output, and the build fails when any
-output contains a solution line of any module (a warning, for one, quotes the line of package code
-that raised it), so no solution text reaches the site.
+A release notebook has stubs where the solutions go, so it cannot run as it is. To show its
+outputs, a copy in which each solution cell holds the reference code of the instructor notebook is
+executed, and its outputs are put under the release notebook's own cells: the page shows what the
+student sees, stubs included, and what the reference implementation prints and draws. Hidden tests
+are never run or shown (the release has none). Solution cells keep no output, and no output may
+contain a solution line of any module (a warning, for one, quotes the line of package code that
+raised it), so no solution text reaches the site.
 
-The reader notebooks are kept in the execution cache (``reader/NN_name.ipynb``), which is emptied
-when the package changes; each is made again when its instructor or release notebook, or this
-file, changes. As a Sphinx extension (``_config.yml``), this module gives MyST-NB the reader
-notebook in place of the release notebook when it reads a module page; the page's downloadable
-source stays the release notebook.
+This module is a Sphinx extension (``_config.yml``): when the book reads a module page, it gives
+MyST-NB the reader notebook in place of the release notebook (the page's downloadable source stays
+the release notebook). Reader notebooks are kept in the execution cache (``reader/NN_name.ipynb``),
+which ``tinytorch book`` empties when the package changes, and are made again when the instructor
+or release notebook, or this file, changes.
 """
 import copy
 import hashlib
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from tinytorch_course import ROOT, module_notebooks, solutions
+from tinytorch_course import module_notebooks, solutions
 
 FOLDER = "reader"  # inside the execution cache
 KEY = "tinytorch_reader"  # notebook metadata: the hash the reader notebook was made from
@@ -105,24 +105,23 @@ def make(source_path, release_path, secret=None, timeout=900):
     return reader
 
 
-def prepare(cache, root=ROOT, log=print):
-    """Make the reader notebook of every released module that has an instructor notebook and whose
-    reader notebook is missing or out of date. Returns the names of the modules made again."""
-    sources = {nb.stem: nb for nb in module_notebooks(Path(root) / "source")}
-    releases = [nb for nb in module_notebooks(Path(root) / "release") if nb.stem in sources]
-    secret = set().union(*(solutions.solution_lines(nbformat.read(nb, as_version=4)) for nb in sources.values()))
-    made = []
-    for release in releases:
-        target, key = path(cache, release.stem), _key(sources[release.stem], release)
-        if target.exists() and nbformat.read(target, as_version=4).metadata.get(KEY) == key:
-            continue
-        start = time.perf_counter()
-        reader = make(sources[release.stem], release, secret)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(reader, target)
-        log(f"reader edition of {release.stem}: {time.perf_counter() - start:.1f} s")
-        made.append(release.stem)
-    return made
+def load(cache, source_path, release_path, log=print):
+    """The reader notebook of one module from the execution cache, made (and cached) first when it
+    is missing or out of date. Its outputs may hold no solution line of any module in the
+    instructor notebooks' folder."""
+    target, key = path(cache, Path(release_path).stem), _key(source_path, release_path)
+    if target.exists():
+        nb = nbformat.read(target, as_version=4)
+        if nb.metadata.get(KEY) == key:
+            return nb
+    start = time.perf_counter()
+    secret = set().union(*(solutions.solution_lines(nbformat.read(nb, as_version=4))
+                           for nb in module_notebooks(Path(source_path).parents[1])))
+    nb = make(source_path, release_path, secret)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    log(f"reader edition of {target.stem} made in {time.perf_counter() - start:.1f} s")
+    return nb
 
 
 def release_cells(reader):
@@ -133,26 +132,24 @@ def release_cells(reader):
 # --- Sphinx extension -------------------------------------------------------------------------
 
 def _substitute(app, docname, content):
-    """``source-read``: a module page is read from its reader notebook."""
+    """``source-read``: a module page is read from its reader notebook (made now if need be)."""
     from sphinx.util import logging
 
-    match = DOCNAME.fullmatch(docname)
-    if not match:
+    match, srcdir = DOCNAME.fullmatch(docname), Path(app.srcdir)
+    source = srcdir / "source" / match["name"] / f"{match['name']}.ipynb" if match else None
+    if source is None or not source.exists():  # not a module page, or the student edition (no source/)
         return
-    name, srcdir = match["name"], Path(app.srcdir)
-    reader_path = path(srcdir / app.config.nb_execution_cache_path, name)
     logger = logging.getLogger(__name__)
-    if not reader_path.exists():
-        if (srcdir / "source" / name / f"{name}.ipynb").exists():  # the student edition has no source/
-            logger.warning(f"no reader edition of {name} in the execution cache: build with `tinytorch book`",
-                           location=docname)
+    try:
+        nb = load(srcdir / app.config.nb_execution_cache_path, source, srcdir / f"{docname}.ipynb", logger.info)
+    except ReaderError as error:
+        logger.warning(f"no reader edition: {error}", location=docname)
         return
-    reader = nbformat.read(reader_path, as_version=4)
     released = nbformat.reads(content[0], as_version=4)
-    if [(c.cell_type, c.source) for c in release_cells(reader)] != [(c.cell_type, c.source) for c in released.cells]:
-        logger.warning(f"the reader edition of {name} is out of date: build with `tinytorch book`", location=docname)
+    if [(c.cell_type, c.source) for c in release_cells(nb)] != [(c.cell_type, c.source) for c in released.cells]:
+        logger.warning(f"{match['name']} changed while the book was read: build again", location=docname)
         return
-    content[0] = nbformat.writes(reader)
+    content[0] = nbformat.writes(nb)
 
 
 def setup(app):
