@@ -39,15 +39,11 @@ class KVCache:
         t = key.shape[2] if key.ndim == 4 else 0
         expected = (batch, heads, t, head_dim)
         if key.shape != expected or value.shape != expected:
-            raise ValueError(
-                f"KVCache.update: expected key and value of shape (batch, heads, t, head_dim) = {expected}, "
-                f"got key {key.shape}, value {value.shape}"
-            )
+            raise ValueError(f"KVCache.update: expected key and value of shape (batch, heads, t, head_dim) = "
+                             f"{expected}, got key {key.shape}, value {value.shape}")
         end = self.length + t
         if end > self.max_length:
-            raise ValueError(
-                f"KVCache.update: {t} new positions after {self.length} exceed max_length {self.max_length}"
-            )
+            raise ValueError(f"KVCache.update: {t} new positions after {self.length} exceed max_length {self.max_length}")
         self.keys[layer, :, :, self.length:end] = key
         self.values[layer, :, :, self.length:end] = value
         return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]
