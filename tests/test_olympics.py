@@ -109,6 +109,7 @@ def test_references_are_scored_and_show_the_spread(references, text):
         assert entry["latency"]["repeats"] == 3 and len(entry["latency"]["times"]) == 3
         assert entry["latency"]["ci_low"] <= entry["latency"]["median"] <= entry["latency"]["ci_high"]
         assert entry["seconds_per_token"] == entry["latency"]["p90"] / olympics.NEW_TOKENS
+    assert result["environment"]["cpu_count"] >= 1, "the timed event records the machine it ran on"
     again = olympics.score(references, text, benchmark=QUICK)
     assert [e["nats"] for e in again["submissions"]] == [baseline["nats"], optimized["nats"]], "quality must be deterministic"
 

@@ -248,7 +248,7 @@ def score(folders, text, rules=None, benchmark=None):
     """
     from tinytorch.models.evaluation import bits_per_byte
     from tinytorch.perf import Benchmark
-    from tinytorch.perf.benchmark import timed
+    from tinytorch.perf.benchmark import environment, timed
 
     rules = {**RULES, **(rules or {})}
     test = split(text)["test"]
@@ -285,7 +285,7 @@ def score(folders, text, rules=None, benchmark=None):
             entry["latency"] = {"unit": f"seconds per call of {NEW_TOKENS} tokens", "p90": stats["p90"],
                                 "median": stats["median"], "ci_low": stats["ci_low"], "ci_high": stats["ci_high"],
                                 "repeats": stats["n"], "times": list(map(float, results[entry["name"]].times))}
-    return {"format": FORMAT, "rules": rules, "test_characters": len(test),
+    return {"format": FORMAT, "rules": rules, "environment": environment(), "test_characters": len(test),
             "test_bytes": len(test.encode("utf-8")), "submissions": entries, "events": _events(entries, rules)}
 
 
