@@ -12,6 +12,9 @@ from tinytorch import Tensor, nn, optim
 from tinytorch.nn.utils import prune
 from tinytorch.nn.utils.distillation import distillation_loss
 
+from test_book import executed_notebook, site  # noqa: F401  (fixtures: the book build's run of the lab)
+from test_milestones import check_clean, result
+
 
 @pytest.fixture
 def tp(torch):
@@ -220,3 +223,20 @@ def test_distillation_loss_matches_torch(torch, temperature, alpha):
     np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match=r"got \(6, 5\) and \(6, 4\)"):
         distillation_loss(ours, t[:, :4], Tensor(y, dtype=np.int64))
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("book")
+def test_lab_meets_the_targets(executed_notebook):
+    """The book build's run of the compression lab on Fashion-MNIST."""
+    nb = executed_notebook("book/advanced/18_compression_lab.ipynb")
+    check_clean(nb, ["dense MLP", "fine-tune at 80%", "dense CNN", "fine-tune half CNN", "student on labels",
+                     "distilled student"], figures=2)
+    out = result(nb, kind="lab")
+    assert out["masks_held"]
+    assert list(out["curve"]) == ["0.50", "0.80", "0.90", "0.95"]
+    assert out["dense_mlp_accuracy"] - out["curve"]["0.80"]["fine_tuned"] <= 0.01
+    assert out["half_cnn_speedup"] >= 1.5 and out["cnn_accuracy"] - out["half_cnn_accuracy"] <= 0.015
+    assert out["distillation"]["distilled"] > out["distillation"]["labels_only"]
+    assert {"dense float32", "dense INT8", "CSR float32, 80% pruned", "CSR INT8, 95% pruned"} <= set(out["sizes"])
+    print(f"\ncompression lab: {out}")
