@@ -25,7 +25,7 @@ from nbclient import NotebookClient
 
 import submissions
 from tinytorch_course import SOURCE, grading, module_notebooks
-from tinytorch_course.grading import worker
+from tinytorch_course.grading import sandbox, worker
 
 MODULES = [nb.parent.name for nb in module_notebooks(SOURCE)]
 
@@ -133,7 +133,7 @@ def test_gradebook_feedback_and_export(course, tmp_path):
     hidden = {line for line, (_, kind) in submissions.secret_lines(SOURCE, root / "release").items() if kind == "hidden test"}
     assert len(hidden) > len(MODULES)
     for page in pages:  # failing and passing submissions alike
-        text = html.unescape(BeautifulSoup(page.read_text(), "html.parser").get_text("\n"))
+        text = html.unescape(BeautifulSoup(page.read_text(), "html.parser").get_text())  # code lines whole
         shown = {line.strip() for line in text.splitlines()} & hidden
         assert not shown, f"{page.relative_to(root)} shows hidden tests: {sorted(shown)[:5]}"
     untouched = (root / "feedback" / "untouched" / MODULES[0] / f"{MODULES[0]}.html").read_text()
@@ -240,3 +240,14 @@ def test_record_copies_no_links(tmp_path):
     result = {"student": "alice", "assignment": MODULES[0], "autograded": str(autograded), "cells": {}, "timestamp": None}
     grading.record(result, tmp_path)
     assert sorted(p.name for p in (tmp_path / "autograded" / "alice" / MODULES[0]).iterdir()) == ["result.txt"]
+
+
+def test_grading_refuses_without_the_sandbox(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    sandbox.problem.cache_clear()
+    try:
+        with pytest.raises(grading.GradingError, match=r"(?s)refusing.*not installed.*apt-get install bubblewrap"
+                                                       r".*--unsafe-no-sandbox"):
+            grading.grade(tmp_path, progress=False)
+    finally:
+        sandbox.problem.cache_clear()

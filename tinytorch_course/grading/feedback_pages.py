@@ -11,6 +11,7 @@ from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
+from traitlets import Bool
 
 from tinytorch_course import ROOT
 from tinytorch_course.grading import tracebacks
@@ -20,6 +21,8 @@ HIDDEN_NOTE = "# (hidden tests: they count in this cell's score; their code is n
 
 
 class HideHiddenTests(Preprocessor):
+    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
+
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
