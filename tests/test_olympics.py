@@ -3,10 +3,13 @@ byte against PyTorch's cross-entropy and a uniform model, deterministic quality,
 and hostile submissions that must be refused with a reason while the others are still scored."""
 import json
 import math
-import re
 import pickle
+import re
 import shutil
+import tempfile
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -16,7 +19,7 @@ from tinytorch.models import GPT
 from tinytorch.models.evaluation import bits_per_byte
 from tinytorch.perf import Benchmark
 from tinytorch.text import BPETokenizer
-from tinytorch_course import olympics
+from tinytorch_course import SOURCE, olympics
 from tinytorch_course.cli import main
 
 QUICK = Benchmark(warmup=1, min_repeats=3, max_repeats=3)
@@ -213,3 +216,18 @@ def test_leaderboard_page_has_a_table_per_event_and_the_plot(copy_of, references
     assert r"| \<img src\=x onerror\=alert\(1\)\> |" in markdown, "the submission's name, escaped"
     assert not re.search(r"(?<!\\)[<>`{]", markdown.replace("`tinytorch olympics leaderboard`", "")), "markup not escaped"
     assert "\n| injected |" not in markdown
+
+
+def test_the_capstone_notebook_writes_a_submission_the_scorer_accepts(references, tmp_path):
+    """The submission cell of Module 20, run on the int8 reference, gives a folder that loads."""
+    nb = nbformat.read(SOURCE / "20_capstone" / "20_capstone.ipynb", as_version=4)
+    (cell,) = [c.source for c in nb.cells if c.cell_type == "code" and "tokenizer.save(" in c.source]
+    quantized, tokenizer, _ = olympics.load_submission(references[1])
+    config = json.loads((references[1] / olympics.CONFIG).read_text())
+    namespace = {"json": json, "Path": Path, "tempfile": tempfile, "tinytorch": tinytorch, "tokenizer": tokenizer,
+                 "quantized": quantized, "config": {k: config[k] for k in olympics.ARCHITECTURE}}
+    exec(cell, namespace)
+    model, _, _ = olympics.load_submission(namespace["folder"])
+    ids = np.array([tokenizer.encode("for x in range(3):")])
+    np.testing.assert_array_equal(model(ids).data, quantized(ids).data)
+    shutil.rmtree(namespace["folder"])
