@@ -35,3 +35,20 @@ def torch():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+BOOK_FIXTURES = {"site", "executed_notebook", "executed_milestone"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Every test that reads the book build runs on the worker that builds it, so the book (and
+    its long trainings) is built once per run: such tests join the "book" group."""
+    for item in items:
+        if not BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            continue
+        groups = {mark.args[0] for mark in item.iter_markers("xdist_group")}
+        if not groups:
+            item.add_marker(pytest.mark.xdist_group("book"))
+        elif groups != {"book"}:
+            raise pytest.UsageError(f"{item.nodeid} reads the book build but is in xdist group(s) {sorted(groups)}")
