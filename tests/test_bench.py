@@ -31,7 +31,7 @@ def test_profiler_benchmark_prints_its_ratios():
 
 
 @pytest.mark.parametrize("script", ["core.py", "spatial.py", "transformer.py", "grading.py", "datasets.py", "profiler.py",
-                                    "status.py", "kv_cache.py", "acceleration.py"])
+                                    "status.py", "kv_cache.py", "acceleration.py", "compression.py"])
 def test_benchmark_has_help(script):
     out = subprocess.run([sys.executable, BENCH / script, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "usage:" in out.stdout, out.stderr
