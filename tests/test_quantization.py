@@ -188,6 +188,20 @@ def test_quantize_copies_and_shrinks(name, make, shape):
     np.testing.assert_array_equal(other(x).data, q(x).data)
 
 
+def test_save_keeps_int8_weights_and_scales(tmp_path):
+    tinytorch.manual_seed(4)
+    model = lenet()
+    q = quantize(model, [np.random.default_rng(0).random((8, 1, 28, 28), dtype=np.float32)])
+    tinytorch.save(q.state_dict(), tmp_path / "int8.npz")
+    tinytorch.save(model.state_dict(), tmp_path / "float.npz")
+    loaded = tinytorch.load(tmp_path / "int8.npz")
+    for key, value in q.state_dict().items():
+        assert loaded[key].dtype == value.dtype and np.array_equal(loaded[key], value), key
+    assert loaded["0.weight"].dtype == np.int8 and loaded["0.weight_scale"].dtype == np.float32
+    ratio = (tmp_path / "float.npz").stat().st_size / (tmp_path / "int8.npz").stat().st_size
+    assert ratio >= 3.7, f"tinytorch.save: the INT8 LeNet is only {ratio:.2f}x smaller"
+
+
 def test_quantize_errors():
     with pytest.raises(ValueError, match="contains no Linear or Conv2d"):
         quantize(nn.Sequential(nn.ReLU()), [np.ones((2, 3))])
