@@ -15,7 +15,7 @@ BUGS = {  # name: module, replacements, the graded cell that fails, words its me
     "permute: not inverted": ("01", [("np.transpose(g, np.argsort(dims))", "np.transpose(g, dims)")],
                               "test-grad-shape-indexing", ["permute(2, 0, 1)"]),
     "matmul: batch transposed": ("01", [("grad_b = np.swapaxes(a2, -1, -2) @ g2", "grad_b = a2.T @ g2")],
-                                 "test-grad-matmul", ["matmul (2, 2, 3) @ (3, 4)"]),
+                                 "test-grad-matmul", ["matmul (2, 2, 3) @ (2, 3, 4)"]),
     "backward: no unbroadcast": ("05", [("pg = unbroadcast(pg, parent.data.shape)", "pass")],
                                  "test-backward", ["gradient of bias", "expected shape (2,), got shape (5, 2)"]),
     "no_grad: not restored": ("05", [("_grad_enabled = self._saved.pop()", "_grad_enabled = True")],

@@ -57,12 +57,89 @@ def assert_raises(error, call, what, *needles):
     raise AssertionError(f"{what}: expected {error.__name__}, nothing was raised")
 
 
-def assert_same_as(oracle, fn, *arrays, what, tensor=None, oracle_fn=None, rtol=1e-10, atol=1e-12, seed=0):
+def local_gradients(out, grad=None, what="the operation"):
+    """The gradients the ONE operation that produced ``out`` hands its inputs for the output gradient
+    ``grad`` (ones by default): its backward function, called directly, with no autograd engine.
+
+    Returns a tuple with one array (or None) per input of that operation, in the order of
+    ``out._inputs``.
+    """
+    if getattr(out, "_backward", None) is None:
+        raise AssertionError(f"{what}: expected a Tensor recorded by an operation on inputs that require a "
+                             f"gradient, got {type(out).__name__} with no backward function")
+    grad = np.ones_like(out.data) if grad is None else np.asarray(_array(grad), dtype=out.data.dtype)
+    try:
+        grads = tuple(out._backward(grad))
+    except Exception as err:  # e.g. a backward that returns an array of the wrong shape
+        raise AssertionError(f"{what}: the backward function raised {type(err).__name__}: {err}") from err
+    if len(grads) < len(out._inputs):
+        raise AssertionError(f"{what}: backward should return one gradient per input ({len(out._inputs)}), "
+                             f"it returned {len(grads)}")
+    return tuple(None if g is None else _array(g) for g in grads[:len(out._inputs)])
+
+
+def _local(out, leaves, probe, what):
+    """The local gradient of each of ``leaves`` in the one operation that produced ``out``."""
+    inputs = getattr(out, "_inputs", ())
+    missing = [k for k, leaf in enumerate(leaves) if not any(leaf is t for t in inputs)]
+    if missing:
+        raise AssertionError(
+            f"{what}: input {missing[0]} is not an input of the operation that produced the output: a local check "
+            f"needs ONE recorded operation applied to the inputs; check an expression of several operations "
+            f"with assert_gradients (it runs the autograd engine)")
+    grads = local_gradients(out, probe, what)
+    result = []
+    for k, leaf in enumerate(leaves):
+        g = grads[next(i for i, t in enumerate(inputs) if t is leaf)]
+        g = np.zeros_like(leaf.data) if g is None else g
+        if g.shape != leaf.shape:
+            raise AssertionError(f"{what}: gradient of input {k}: expected shape {leaf.shape} (the input's), "
+                                 f"got shape {g.shape} (reducing a broadcast gradient is the engine's work: "
+                                 f"check broadcasting with assert_gradients)")
+        result.append(g)
+    return result
+
+
+def assert_local_gradients(op, *inputs, what, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """Assert the backward function of the ONE operation ``op(*inputs)`` returns the gradients
+    central finite differences give, without the autograd engine.
+
+    ``inputs`` are tensors, used as float64 copies of their own class; the gradients are those of
+    the projection ``(op(*x) * probe).sum()`` for one random ``probe``. Each local gradient must have
+    its input's shape: check broadcasting, which the engine reduces, with ``assert_gradients``.
+    """
+    leaves = [type(t)(t.data, dtype=np.float64, requires_grad=True) for t in inputs]
+    what = f"{what} (inputs of shape {', '.join(str(leaf.shape) for leaf in leaves)})"
+    out = op(*leaves)
+    probe = np.random.default_rng(seed).standard_normal(out.shape)
+    analytic = _local(out, leaves, probe, what)
+    for k, (leaf, grad) in enumerate(zip(leaves, analytic)):
+        flat, numeric = leaf.data.reshape(-1), np.zeros(leaf.data.size)
+        for i in range(flat.size):
+            saved = flat[i]
+            flat[i] = saved + eps
+            plus = float((op(*leaves).data * probe).sum())
+            flat[i] = saved - eps
+            minus = float((op(*leaves).data * probe).sum())
+            flat[i] = saved
+            numeric[i] = (plus - minus) / (2 * eps)
+        numeric = numeric.reshape(leaf.shape)
+        bad = ~np.isclose(grad, numeric, rtol=rtol, atol=atol)
+        if bad.any():
+            worst = np.unravel_index(np.argmax(np.where(bad, np.abs(grad - numeric), -1)), leaf.shape)
+            raise AssertionError(
+                f"{what}: gradient of input {k}: {int(bad.sum())} of {bad.size} entries differ from finite "
+                f"differences; at index {tuple(int(i) for i in worst)} expected {numeric[worst]:.6g}, "
+                f"got {grad[worst]:.6g}")
+
+
+def assert_same_as(oracle, fn, *arrays, what, tensor=None, oracle_fn=None, rtol=1e-10, atol=1e-12, seed=0, local=False):
     """Assert ``fn`` gives the values and gradients the ``oracle`` framework (PyTorch, passed in) gives.
 
     Both run on float64 copies of ``arrays``; the gradients are those of ``fn(*x)`` seeded with one
     random output gradient. ``tensor`` is the Tensor class under test (tinytorch's by default);
-    ``oracle_fn`` stands in for ``fn`` on the oracle's tensors where the two APIs differ.
+    ``oracle_fn`` stands in for ``fn`` on the oracle's tensors where the two APIs differ. With
+    ``local``, ``fn`` is ONE operation whose backward function gives the gradients (no engine).
     """
     if tensor is None:
         from tinytorch.tensor import Tensor as tensor
@@ -73,11 +150,15 @@ def assert_same_as(oracle, fn, *arrays, what, tensor=None, oracle_fn=None, rtol=
     out, ref = fn(*ours), (oracle_fn or fn)(*theirs)
     assert_close(out, ref, f"{what}: value", rtol=rtol, atol=atol)
     probe = np.random.default_rng(seed).standard_normal(tuple(ref.shape))
-    out.backward(probe)
+    if local:
+        grads = _local(out, ours, probe, what)
+    else:
+        out.backward(probe)
+        grads = [mine.grad for mine in ours]
     ref.backward(oracle.tensor(probe))
-    for k, (mine, reference) in enumerate(zip(ours, theirs)):
+    for k, (mine, reference) in enumerate(zip(grads, theirs)):
         expected = np.zeros_like(arrays[k]) if reference.grad is None else reference.grad
-        actual = np.zeros_like(arrays[k]) if mine.grad is None else mine.grad
+        actual = np.zeros_like(arrays[k]) if mine is None else mine
         assert_close(actual, expected, f"{what}: gradient of input {k}", rtol=rtol, atol=atol)
 
 
