@@ -204,10 +204,12 @@ def test_every_toc_page_is_built(site):
 
 
 def _module_pages(site):
-    """``(release notebook, its page parsed)`` for every module released with an instructor notebook."""
-    for nb_path in module_notebooks(ROOT / "release"):
-        if (ROOT / "source" / nb_path.parent.name / nb_path.name).exists():
-            page = (site / nb_path.relative_to(ROOT)).with_suffix(".html")
+    """``(release notebook, its page parsed)`` for every module page of the book whose module has an
+    instructor notebook (test_toc_is_up_to_date checks that every released module has a page)."""
+    for docname in toc_docnames():
+        nb_path = (ROOT / docname).with_suffix(".ipynb")
+        if nb_path in module_notebooks(ROOT / "release") and (ROOT / "source" / nb_path.parent.name / nb_path.name).exists():
+            page = (site / docname).with_suffix(".html")
             yield nb_path, BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
 
 
@@ -219,7 +221,6 @@ def test_module_pages_show_the_release_notebooks_with_reference_outputs(site):
     assert pages, "no module page"
     for nb_path, soup in pages:
         docname = nb_path.relative_to(ROOT).with_suffix("").as_posix()
-        assert docname in toc_docnames()
         assert soup.select("div.cell"), f"{docname} shows no code cell"
         assert "NotImplementedError" in soup.get_text(), f"{docname} does not show the student's stubs"
         assert len(soup.select("div.cell_output")) >= 2, f"{docname} shows no outputs of the reference run"
