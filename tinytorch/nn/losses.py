@@ -3,7 +3,6 @@
 """Loss functions: MSE, cross-entropy and binary cross-entropy, each one fused operation."""
 import numpy as np
 
-from tinytorch.autograd import no_grad
 from tinytorch.nn.activations import log_softmax, sigmoid
 from tinytorch.nn.layers import Module, _as_tensor
 from tinytorch.tensor import Tensor
@@ -82,8 +81,7 @@ def cross_entropy(input, target, reduction="mean"):
     input = _as_tensor(input)
     labels = _class_indices(target, input.shape)
     rows = np.arange(len(labels))
-    with no_grad():
-        log_probs = log_softmax(input, dim=1).data
+    log_probs = log_softmax(input.detach(), dim=1).data
     losses = -log_probs[rows, labels]
     out, spread = _reduce(losses, reduction, "CrossEntropyLoss")
 
@@ -121,8 +119,7 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     out, spread = _reduce(losses, reduction, "BCEWithLogitsLoss")
 
     def backward(g):
-        with no_grad():
-            probs = sigmoid(input).data
+        probs = sigmoid(input.detach()).data
         return (spread(g) * (probs - y),)
 
     return Tensor.from_op(out, (input,), backward)
