@@ -34,12 +34,12 @@ class GPT(Module):
             x = block(x, is_causal=True)
         return self.head(self.norm(x))
 
-    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, use_cache=True):
+    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, use_cache=False):
         """Extend every prompt of ``idx`` (B, T) by ``max_new_tokens`` sampled tokens (int64 Tensor).
 
         The model reads a window of at most ``context_length`` tokens, which jumps to its last half
-        when the sequence outgrows it; ``use_cache`` keeps the window's keys and values
-        (``tinytorch.generation``) and gives the same tokens. ``temperature=0`` takes the most
+        when the sequence outgrows it; ``use_cache=True`` keeps the window's keys and values
+        (``tinytorch.generation``, Module 14) and gives the same tokens, faster. ``temperature=0`` takes the most
         likely token, otherwise logits are divided by ``temperature`` and, with ``top_k``, all but
         the ``top_k`` largest are dropped before sampling (from ``tinytorch``'s seeded generator).
         """
