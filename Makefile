@@ -10,7 +10,7 @@ course: .venv/.installed
 	$(BIN)/tinytorch book
 
 test: .venv/.installed
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25
 
 .venv/.installed: pyproject.toml requirements/constraints.txt scripts/setup.sh
 	bash scripts/setup.sh
