@@ -215,12 +215,10 @@ def test_milestone_01_runs_on_the_students_code_in_the_student_edition(tmp_path)
     edition = grading.student_edition(tmp_path / "edition", git=False)
     release = edition / "release"
 
-    # The student fills in modules 01-03 and exports them; the instructor has published module 05,
-    # whose autograd engine the visible gradient tests of modules 01-03 run on.
+    # The student fills in modules 01-03 and exports them; every later module is a stub.
     names = [RELEASED[n].parent.name for n in (1, 2, 3)]
     for name in names:
         nbformat.write(solution_notebook(name, release / name / f"{name}.ipynb"), release / name / f"{name}.ipynb")
-    grading.publish_solution("05", edition)
     code, _, err = finished(tinytorch(edition, "export", *[f"release/{name}/{name}.ipynb" for name in names]))
     assert code == 0, err
 
