@@ -103,7 +103,7 @@ def _check_files(folder, max_bytes):
 def _check_config(folder):
     try:
         config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, ValueError) as err:  # json.JSONDecodeError is a ValueError
         raise SubmissionError(f"{CONFIG} is not JSON ({err})") from None
     if not isinstance(config, dict):
         raise SubmissionError(f"{CONFIG} must hold a JSON object, got {type(config).__name__}")
@@ -132,7 +132,7 @@ def _check_tokenizer(folder, vocab_size):
 
     try:
         state = json.loads((folder / TOKENIZER).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, ValueError) as err:  # json.JSONDecodeError is a ValueError
         raise SubmissionError(f"{TOKENIZER} is not JSON ({err})") from None
     if not isinstance(state, dict) or state.get("pattern") != GPT2_PATTERN:  # a pattern is code for the regex engine
         raise SubmissionError(f"{TOKENIZER}: expected a BPETokenizer with the GPT-2 pre-tokenization pattern")
