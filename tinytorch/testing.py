@@ -100,6 +100,20 @@ def _local(out, leaves, probe, what):
     return result
 
 
+def _central_differences(value, array, eps):
+    """The derivative of ``value()`` with respect to each entry of ``array`` by central differences
+    (``array`` is changed in place, one entry at a time, and restored)."""
+    numeric = np.zeros(array.shape)
+    for index in np.ndindex(array.shape):
+        original = array[index]
+        array[index] = original + eps
+        above = value()
+        array[index] = original - eps
+        numeric[index] = (above - value()) / (2 * eps)
+        array[index] = original
+    return numeric
+
+
 def assert_local_gradients(op, *inputs, what, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Assert the backward function of the ONE operation ``op(*inputs)`` returns the gradients
     central finite differences give, without the autograd engine.
@@ -114,16 +128,7 @@ def assert_local_gradients(op, *inputs, what, eps=1e-6, atol=1e-5, rtol=1e-3, se
     probe = np.random.default_rng(seed).standard_normal(out.shape)
     analytic = _local(out, leaves, probe, what)
     for k, (leaf, grad) in enumerate(zip(leaves, analytic)):
-        flat, numeric = leaf.data.reshape(-1), np.zeros(leaf.data.size)
-        for i in range(flat.size):
-            saved = flat[i]
-            flat[i] = saved + eps
-            plus = float((op(*leaves).data * probe).sum())
-            flat[i] = saved - eps
-            minus = float((op(*leaves).data * probe).sum())
-            flat[i] = saved
-            numeric[i] = (plus - minus) / (2 * eps)
-        numeric = numeric.reshape(leaf.shape)
+        numeric = _central_differences(lambda: float((op(*leaves).data * probe).sum()), leaf.data, eps)
         bad = ~np.isclose(grad, numeric, rtol=rtol, atol=atol)
         if bad.any():
             worst = np.unravel_index(np.argmax(np.where(bad, np.abs(grad - numeric), -1)), leaf.shape)
