@@ -138,3 +138,17 @@ def test_milestone_page_shows_its_plot(page):
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / f"milestone-{first:02d}.png"))
     assert not page.problems, page.problems
+
+
+def test_leaderboard_page_shows_each_event_and_its_plot(page):
+    tab = page.open("book/competition/leaderboard.html")
+    assert tab.locator("article h1").first.inner_text().startswith("Leaderboard")
+    for event in ("Quality under a size cap", "Speed under a quality floor", "Smallest under a quality floor"):
+        section = tab.locator(f"xpath=//section[h2[contains(., '{event}')]]")
+        assert section.count() == 1 and section.locator("table tbody tr").count() >= 1, event
+    image = tab.locator("article img").first
+    image.scroll_into_view_if_needed()
+    assert image.evaluate("img => img.complete && img.naturalWidth > 100 && img.naturalHeight > 50")
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / "leaderboard.png"))
+    assert not page.problems, page.problems
