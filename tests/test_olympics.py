@@ -1,11 +1,15 @@
 """The AI Olympics: the submission format, scoring of the course's reference submissions (bits per
 byte against PyTorch's cross-entropy and a uniform model, deterministic quality, interleaved timing)
-and hostile submissions that must be refused with a reason while the others are still scored."""
+in the grading sandbox, and hostile submissions that must be refused with a reason while the others
+are still scored."""
 import json
 import math
+import os
 import pickle
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,12 +21,12 @@ import tinytorch
 from tinytorch.datasets import load_python_docs
 from tinytorch.models import GPT
 from tinytorch.models.evaluation import bits_per_byte
-from tinytorch.perf import Benchmark
 from tinytorch.text import BPETokenizer
-from tinytorch_course import SOURCE, olympics
+from tinytorch_course import ROOT, SOURCE, olympics
 from tinytorch_course.cli import main
+from tinytorch_course.grading import GradingError, sandbox
 
-QUICK = Benchmark(warmup=1, min_repeats=3, max_repeats=3)
+QUICK = {"warmup": 1, "min_repeats": 3, "max_repeats": 3}
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +195,44 @@ def test_hostile_submissions_do_not_affect_the_others(copy_of, references, text,
     assert ok == {"baseline": True, "broken": False, "optimized": True}, f"scored: {ok}"
     assert "unknown model" in result["submissions"][1]["reason"]
     assert "broken" not in sum(result["events"].values(), [])
+
+
+def test_the_scoring_process_sees_only_the_submissions_and_the_text(references, tmp_path):
+    """The sandbox that ``score`` runs in, probed by a script of the test's own: the submission is
+    readable and read-only, the file next to it, the repository and the machine's /etc are not there."""
+    secret = tmp_path / "answers.txt"
+    secret.write_text("the hidden test split")
+    job, out = tmp_path / "job", tmp_path / "out"
+    job.mkdir()
+    out.mkdir(mode=0o777)
+    os.chmod(out, 0o777)
+    probe = ("import os, sys\n"
+             "config, secret, repo = sys.argv[1:]\n"
+             "print(open(config).read(1), os.path.exists(secret), os.path.exists(repo), os.path.exists('/etc/passwd'))\n"
+             "try:\n    open(config, 'a')\nexcept OSError:\n    print('refused')\n")
+    config = references[0] / olympics.CONFIG
+    argv = olympics.sandbox_command([references[0]], job, out) + [
+        sys.executable, "-c", probe, str(config), str(secret), str(ROOT / "README.md")]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"the probe failed in the sandbox: {run.stderr}"
+    assert run.stdout.split() == ["{", "False", "False", "False", "refused"], (
+        f"sandbox: expected the submission readable and read-only, nothing else there; the probe printed {run.stdout!r}")
+    assert Path("/etc/passwd").exists() and (ROOT / "README.md").exists(), "the probe must look for files that exist"
+
+
+def test_scoring_refuses_without_the_sandbox(references, text, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    sandbox.problem.cache_clear()
+    try:
+        with pytest.raises(GradingError, match=r"(?s)refusing to score.*not installed.*--unsafe-no-sandbox"):
+            olympics.score(references, text, benchmark=QUICK)
+        corpus = tmp_path / "corpus.txt"
+        corpus.write_text(text[:50_000])
+        assert main(["olympics", "score", str(references[0]), "--text", str(corpus)]) == 2, "the command reports the refusal"
+        unsafe = olympics.score(references[:1], text, benchmark=QUICK, unsafe=True)
+        assert unsafe["submissions"][0]["ok"], "--unsafe-no-sandbox scores in the instructor's process"
+    finally:
+        sandbox.problem.cache_clear()
 
 
 def test_slow_submission_gets_no_score(references, text):

@@ -10,14 +10,22 @@ A **submission** is a folder of data, never code:
 - ``tokenizer.json``: a ``tinytorch.text.BPETokenizer`` written by its ``save``.
 
 ``load_submission`` checks every file before building anything and raises ``SubmissionError`` with
-the reason. ``score`` evaluates submissions on the hidden test split of the corpus (``split``):
+the reason. ``evaluate`` scores submissions on the hidden test split of the corpus (``split``):
 quality in bits per byte (``tinytorch.models.evaluation``), speed as the p90 latency per
 generated token with the KV cache (timed in interleaved rounds across submissions), and size in
-bytes on disk, then ranks the events.
+bytes on disk, then ranks the events. ``score`` runs ``evaluate`` on all submissions in one process
+inside the grading sandbox (``tinytorch_course/grading/sandbox.py``), where the submissions and
+the text are read-only and nothing else of the machine is in reach, and reads back its record.
+Run as a script (``olympics.py JOB OUT``), this file is that process: it imports nothing from the
+course tools, which the sandbox does not show.
 """
 import argparse
 import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -37,6 +45,8 @@ RULES = {  # the rules announced in the module; the instructor may change them o
     "max_seconds_per_token": 1.0,  # slower generation is refused
 }
 PROMPT_TOKENS, NEW_TOKENS = 8, 32  # the timed generation: prompt length and tokens generated
+BENCHMARK = {"warmup": 2, "min_repeats": 10, "budget": 5.0}  # tinytorch.perf.Benchmark's settings of the timing
+SANDBOX_LIMITS = {"cpu": 600, "memory": 4 * 2**30, "file_size": 64 * 2**20, "core": 0}  # cpu: seconds per submission
 
 
 class SubmissionError(ValueError):
@@ -239,12 +249,14 @@ def _events(entries, rules):
     return events
 
 
-def score(folders, text, rules=None, benchmark=None):
-    """Evaluate the submission ``folders`` on the hidden test split of ``text``; a JSON-ready record.
+def evaluate(folders, text, rules=None, benchmark=None):
+    """Evaluate the submission ``folders`` on the hidden test split of ``text``, in this process; a
+    JSON-ready record.
 
     A submission that fails to load, to evaluate or the time limit gets ``ok: false`` and a
     ``reason``; the others are scored. Only the latency (timed interleaved across submissions with
-    ``benchmark``, a ``tinytorch.perf.Benchmark``) varies between runs; its samples are recorded.
+    a ``tinytorch.perf.Benchmark`` of the settings ``benchmark``) varies between runs; its samples
+    are recorded.
     """
     from tinytorch.models.evaluation import bits_per_byte
     from tinytorch.perf import Benchmark
@@ -273,7 +285,7 @@ def score(folders, text, rules=None, benchmark=None):
             entry["reason"] = f"evaluation failed: {type(err).__name__}: {err}"
             continue
         entry["ok"], runs[name] = True, run
-    benchmark = benchmark or Benchmark(warmup=2, min_repeats=10, budget=5.0)
+    benchmark = Benchmark(**(benchmark or BENCHMARK))
     if len(runs) > 1:
         results = benchmark.compare(runs).results
     else:
@@ -287,6 +299,49 @@ def score(folders, text, rules=None, benchmark=None):
                                 "repeats": stats["n"], "times": list(map(float, results[entry["name"]].times))}
     return {"format": FORMAT, "rules": rules, "environment": environment(), "test_characters": len(test),
             "test_bytes": len(test.encode("utf-8")), "submissions": entries, "events": _events(entries, rules)}
+
+
+def sandbox_command(folders, job, out):
+    """The bwrap command line (up to the program) of the scoring process: it sees the ``folders``
+    and the folder ``job`` read-only, writes only to ``out``, and imports ``tinytorch``."""
+    import tinytorch
+    from tinytorch_course.grading import sandbox
+
+    package = Path(tinytorch.__file__).resolve().parent
+    env = {"HOME": sandbox.HOME, "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp", "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin",
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join([str(package.parent), str(sandbox.INSIDE)]),
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "TINYTORCH_KERNEL_LIMITS": json.dumps({**SANDBOX_LIMITS, "cpu": SANDBOX_LIMITS["cpu"] * (len(folders) + 1)})}
+    return sandbox.bwrap_command(out, None, sandbox.kernel_uid(), env=env,
+                                 read_only=[job, package, Path(__file__).resolve(), *folders])
+
+
+def score(folders, text, rules=None, benchmark=None, unsafe=False):
+    """``evaluate`` run in the grading sandbox, all ``folders`` in one process so that the timing
+    interleaves them; refused (``GradingError``) where the sandbox cannot run, unless ``unsafe``,
+    which evaluates in this process."""
+    if unsafe:
+        return evaluate(folders, text, rules, benchmark)
+    from tinytorch_course.grading import sandbox
+    from tinytorch_course.grading.common import TEMP_PREFIX, GradingError
+
+    if problem := sandbox.problem():
+        raise GradingError(f"refusing to score without a sandbox: {problem}")
+    folders = [Path(folder).absolute() for folder in folders]
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX + "olympics-") as scratch:
+        job, out = Path(scratch, "job"), Path(scratch, "out")
+        job.mkdir(mode=0o755)
+        out.mkdir(mode=0o777)
+        os.chmod(out, 0o777)  # the sandbox's own user writes the record there
+        (job / "text.txt").write_text(text, encoding="utf-8")
+        (job / "job.json").write_text(json.dumps({"folders": list(map(str, folders)), "rules": rules,
+                                                  "benchmark": benchmark}))
+        argv = sandbox_command(folders, job, out) + [sys.executable, str(Path(__file__).resolve()), str(job), str(out)]
+        run = subprocess.run(argv, capture_output=True, text=True)
+        record = out / "record.json"
+        if run.returncode or not record.is_file():
+            raise GradingError(f"scoring failed in the sandbox (exit status {run.returncode}): {run.stderr.strip()[-2000:]}")
+        return json.loads(record.read_text())
 
 
 # ----- the course's reference submissions ---------------------------------------------------------
@@ -422,7 +477,7 @@ def _cmd_score(args):
     rules = {key: value for key, value in (("size_cap_bytes", args.size_cap), ("quality_floor_bpb", args.quality_floor),
                                            ("max_bytes", args.max_bytes),
                                            ("max_seconds_per_token", args.max_seconds_per_token)) if value is not None}
-    record = score(args.submissions, _corpus(args.text), rules)
+    record = score(args.submissions, _corpus(args.text), rules, unsafe=args.unsafe_no_sandbox)
     text = json.dumps(record, indent=1) + "\n"
     if args.out:
         Path(args.out).write_text(text)
@@ -447,6 +502,8 @@ def _cmd_leaderboard(args):
 
 
 def add_commands(commands):
+    from tinytorch_course.grading.common import reported
+
     p = commands.add_parser("olympics", help="the AI Olympics: score submissions, publish the leaderboard",
                             description="Score TinyGPT submissions of Module 20 and publish the leaderboard.")
     steps = p.add_subparsers(dest="step", required=True, metavar="STEP")
@@ -454,7 +511,8 @@ def add_commands(commands):
         "score", help="evaluate submission folders on the hidden test split",
         description="Load each submission folder (data only: no submitted code runs), evaluate it on the last "
         "5%% of the corpus (never shown to students) in bits per byte, time its generation with the KV cache "
-        "interleaved with the others, measure its size, and rank the events.")
+        "interleaved with the others, measure its size, and rank the events; all in one process inside the "
+        "grading sandbox, which sees the submissions and the text read-only and nothing else.")
     s.add_argument("submissions", nargs="+", help="submission folders")
     s.add_argument("--text", help="corpus text file (default: the Python documentation topics)")
     s.add_argument("--out", help="write the results as JSON to this file")
@@ -464,7 +522,9 @@ def add_commands(commands):
     s.add_argument("--max-bytes", type=int, help=f"largest submission accepted (default {RULES['max_bytes']})")
     s.add_argument("--max-seconds-per-token", type=float,
                    help=f"slowest generation accepted (default {RULES['max_seconds_per_token']})")
-    s.set_defaults(func=_cmd_score)
+    s.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="score in this process, with your own user's rights (only for submissions you trust)")
+    s.set_defaults(func=reported(_cmd_score))
 
     s = steps.add_parser("reference", help="train and write the course's reference submissions",
                          description="Train a small TinyGPT on the train split and write it as OUT/baseline and, "
@@ -480,3 +540,13 @@ def add_commands(commands):
     s.add_argument("results", help="the JSON file written by `tinytorch olympics score --out`")
     s.add_argument("--out", default="book/competition/leaderboard.md", help="page to write (default: %(default)s)")
     s.set_defaults(func=_cmd_leaderboard)
+
+
+if __name__ == "__main__":  # the scoring process in the sandbox (see score): olympics.py JOB OUT
+    from kernel import limit_self  # the grading kernel's launcher, which the sandbox shows
+
+    limit_self()
+    job, out = map(Path, sys.argv[1:])
+    spec = json.loads((job / "job.json").read_text())
+    result = evaluate(spec["folders"], (job / "text.txt").read_text(encoding="utf-8"), spec["rules"], spec["benchmark"])
+    (out / "record.json").write_text(json.dumps(result))

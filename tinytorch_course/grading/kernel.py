@@ -33,11 +33,16 @@ def _exit_with_parent():
             os._exit(1)
 
 
-def main():
+def limit_self():
+    """Set the limits of ``TINYTORCH_KERNEL_LIMITS`` on this process, for good."""
     for name, value in json.loads(os.environ.pop("TINYTORCH_KERNEL_LIMITS", "{}")).items():
         limit = getattr(resource, LIMITS[name], None)
         if limit is not None:  # macOS has no RLIMIT_NPROC equivalent for every kind
             resource.setrlimit(limit, (value, value))
+
+
+def main():
+    limit_self()
     if os.environ.pop("TINYTORCH_KERNEL_WATCH_PARENT", None):
         threading.Thread(target=_exit_with_parent, daemon=True).start()
 

@@ -89,8 +89,9 @@ def _bind(args, source, dest, mode="--ro-bind"):
     args += [mode, str(source), str(dest)]
 
 
-def bwrap_command(sockets, package, uid=None, disk_mb=256, extra_files=(), env=None):
-    """The bwrap command line (up to the kernel's own command) for one grading kernel."""
+def bwrap_command(sockets, package, uid=None, disk_mb=256, extra_files=(), env=None, read_only=()):
+    """The bwrap command line (up to the kernel's own command) for one grading kernel; ``read_only``:
+    further files and folders it sees where they are, read-only (skipped when missing)."""
     args = ["bwrap", *NAMESPACES, "--die-with-parent", "--new-session", "--clearenv"]
     for key, value in (env or {}).items():
         args += ["--setenv", key, value]
@@ -110,6 +111,8 @@ def bwrap_command(sockets, package, uid=None, disk_mb=256, extra_files=(), env=N
         _bind(args, package, INSIDE / "pkg")
     for path in extra_files:  # the submission's other files, read-only in the working folder
         args += ["--ro-bind", str(path), f"{HOME}/{Path(path).name}"]
+    for path in read_only:
+        _bind(args, path, path, "--ro-bind-try")
     _bind(args, sockets, sockets, "--bind")
     args += ["--chdir", HOME]
     if uid is not None:
