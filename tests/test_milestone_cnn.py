@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from conftest import require
-from test_book import executed_milestone, site  # noqa: F401  (fixtures: the book build's run)
+from test_book import executed_milestone, executed_notebook, site  # noqa: F401  (fixtures: the book build's run)
 from tinytorch import datasets
 from tinytorch_course import ROOT
 

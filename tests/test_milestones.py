@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require, require_module
-from test_book import executed_milestone, site  # noqa: F401  (fixtures: the book build's run)
+from test_book import executed_milestone, executed_notebook, site  # noqa: F401  (fixtures: the book build's run)
 
 MILESTONES = Path(__file__).resolve().parents[1] / "book" / "milestones"
 FASHION = "Fashion-MNIST files (apt-get install dataset-fashion-mnist)"
