@@ -1,5 +1,4 @@
 """Dataset, TensorDataset, DataLoader and the image transforms; batching compared with PyTorch."""
-import time
 
 import numpy as np
 import pytest
@@ -113,11 +112,11 @@ def test_batches_are_gathered_by_fancy_indexing_not_per_sample():
     assert len(batches) == 10 and Counting.calls == 0
 
 
-def test_batched_loading_is_fast():
-    ds = TensorDataset(np.zeros((60_000, 1, 28, 28), np.float32), np.zeros(60_000, np.int64))
-    start = time.perf_counter()
-    n = sum(len(yb) for _, yb in DataLoader(ds, batch_size=64, shuffle=True))
-    assert n == 60_000 and time.perf_counter() - start < 2.0
+def test_a_shuffled_epoch_covers_every_sample_once():
+    """Speed of an epoch is measured in bench/ (never asserted here: machines are shared)."""
+    ds = TensorDataset(np.zeros((60_000, 1, 28, 28), np.float32), np.arange(60_000))
+    seen = np.concatenate([yb.numpy() for _, yb in DataLoader(ds, batch_size=64, shuffle=True)])
+    assert len(seen) == 60_000 and np.array_equal(np.sort(seen), np.arange(60_000))
 
 
 def test_tensor_dataset_samples_and_dtypes():
