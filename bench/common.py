@@ -1,4 +1,4 @@
-"""What the benchmarks share: the harness settings, one training epoch, and the report.
+"""What the benchmarks share: the harness settings, one training epoch, the report, and main().
 
 Timing and statistics come from tinytorch's benchmark harness (``tinytorch.perf``, Module 19).
 Every figure is measured at one thread (threadpoolctl for numpy's BLAS, torch.set_num_threads(1)),
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from tinytorch.perf import Benchmark, environment, paired_ratio, percentile, timed
 
-__all__ = ["timed", "in_turns", "adam_epoch", "parser", "one_thread", "report"]
+__all__ = ["timed", "in_turns", "adam_epoch", "parser", "one_thread", "report", "run"]
 
 
 def in_turns(repeat, runs, warmup=True):
@@ -86,3 +86,30 @@ def report(name, note, times, target=None):
         reference, limit = target
         ratio = ratios[reference][0]
         print(f"  target: at most {limit}x {reference} -> {ratio:.2f}x, {'met' if ratio <= limit else 'missed'}")
+
+
+def run(doc, workloads, targets=None, options=None, argv=None):
+    """The ``main`` of a benchmark script: parse its command line, then run the workloads chosen.
+
+    ``doc``: the script's docstring; ``workloads``: name -> function ``(torch, args)`` that returns
+    ``(times, note)`` for :func:`report`, or None when it has printed its own report; ``targets``:
+    name -> the ``target`` of :func:`report`; ``options``: the script's own flags after ``--only``,
+    flag -> keyword arguments of ``add_argument``; ``argv``: the arguments (default: the command line).
+    The workloads run in the order given to ``--only``, on one thread, after seeding tinytorch and
+    PyTorch with 0.
+    """
+    p = parser(doc, tuple(workloads))
+    for flag, settings in (options or {}).items():
+        p.add_argument(flag, **settings)
+    args = p.parse_args(argv)
+
+    import tinytorch
+
+    with one_thread() as torch:
+        tinytorch.manual_seed(0)
+        torch.manual_seed(0)
+        for name in args.only:
+            result = workloads[name](torch, args)
+            if result is not None:
+                times, note = result
+                report(name, note, times, (targets or {}).get(name))

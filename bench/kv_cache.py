@@ -12,10 +12,9 @@ Run: .venv/bin/python bench/kv_cache.py [--repeat N] [--tokens N]
 """
 import numpy as np
 
-from common import in_turns, one_thread, parser
+from common import in_turns, run
 from tinytorch.perf import paired_ratio, percentile
 
-WORKLOADS = ("generate",)
 MILESTONE = dict(vocab_size=103, context_length=64, d_model=64, nhead=4, num_layers=4, dim_feedforward=256)
 TARGET = 3.0  # uncached time / cached time, at least (batch 1)
 
@@ -48,14 +47,20 @@ def bench_generate(repeat, tokens, batch):
         print(f"  target: at least {TARGET}x -> {ratio:.2f}x, {'met' if ratio >= TARGET else 'missed'}")
 
 
+def generate_batches(torch, args):
+    """The generate workload at batch 1 and 8, each printing its own report."""
+    for batch in (1, 8):
+        bench_generate(args.repeat, args.tokens, batch)
+
+
+WORKLOADS = {"generate": generate_batches}
+
+
 def main(argv=None):
-    p = parser(__doc__, WORKLOADS)
-    p.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
-    p.add_argument("--tokens", type=int, default=256, help="new tokens per run (default 256)")
-    args = p.parse_args(argv)
-    with one_thread():
-        for batch in (1, 8):
-            bench_generate(args.repeat, args.tokens, batch)
+    run(__doc__, WORKLOADS, options={
+        "--repeat": dict(type=int, default=5, help="rounds (default 5)"),
+        "--tokens": dict(type=int, default=256, help="new tokens per run (default 256)"),
+    }, argv=argv)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,8 @@ Run: .venv/bin/python bench/spatial.py [--repeat N] [--only conv pool epoch] [--
 """
 import numpy as np
 
-from common import adam_epoch, in_turns, one_thread, parser, report
+from common import adam_epoch, in_turns, run
 
-WORKLOADS = ("conv", "pool", "epoch")
 TARGETS = {"conv": ("PyTorch", 2.5)}  # tinytorch time / PyTorch time, at most
 
 
@@ -108,26 +107,19 @@ def bench_epoch(torch, repeat, images, batch_size=64, models=None):
     return times, note
 
 
+WORKLOADS = {
+    "conv": lambda torch, args: bench_conv(torch, args.repeat),
+    "pool": lambda torch, args: bench_pool(torch, args.repeat),
+    "epoch": lambda torch, args: bench_epoch(torch, args.epoch_repeat, args.epoch_images),
+}
+
+
 def main(argv=None):
-    p = parser(__doc__, WORKLOADS)
-    p.add_argument("--repeat", type=int, default=10, help="rounds of conv and pool (default 10)")
-    p.add_argument("--epoch-repeat", type=int, default=1, help="rounds of the training epoch (default 1)")
-    p.add_argument("--epoch-images", type=int, default=60_000, help="training images in the epoch (default 60000)")
-    args = p.parse_args(argv)
-
-    import tinytorch
-
-    with one_thread() as torch:
-        tinytorch.manual_seed(0)
-        torch.manual_seed(0)
-        benches = {
-            "conv": lambda: bench_conv(torch, args.repeat),
-            "pool": lambda: bench_pool(torch, args.repeat),
-            "epoch": lambda: bench_epoch(torch, args.epoch_repeat, args.epoch_images),
-        }
-        for name in args.only:
-            times, note = benches[name]()
-            report(name, note, times, TARGETS.get(name))
+    run(__doc__, WORKLOADS, TARGETS, {
+        "--repeat": dict(type=int, default=10, help="rounds of conv and pool (default 10)"),
+        "--epoch-repeat": dict(type=int, default=1, help="rounds of the training epoch (default 1)"),
+        "--epoch-images": dict(type=int, default=60_000, help="training images in the epoch (default 60000)"),
+    }, argv)
 
 
 if __name__ == "__main__":

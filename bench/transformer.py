@@ -17,9 +17,8 @@ Run: .venv/bin/python bench/transformer.py [--repeat N] [--only block step gener
 """
 import numpy as np
 
-from common import in_turns, one_thread, parser, report
+from common import in_turns, run
 
-WORKLOADS = ("block", "step", "generate")
 TARGETS = {"block": ("PyTorch", 1.5)}  # tinytorch time / PyTorch time, at most
 # Milestone 05's language model and batch (book/milestones/05_transformer.ipynb)
 MILESTONE = dict(vocab_size=103, context_length=64, d_model=64, nhead=4, num_layers=4, dim_feedforward=256)
@@ -148,24 +147,17 @@ def bench_generate(torch, repeat, tokens=64):
     return times, f"{tokens} tokens from a 1-token prompt, sampling, no cache: {rates}"
 
 
+WORKLOADS = {
+    "block": lambda torch, args: bench_block(torch, args.repeat),
+    "step": lambda torch, args: bench_step(torch, args.repeat),
+    "generate": lambda torch, args: bench_generate(torch, args.repeat),
+}
+
+
 def main(argv=None):
-    p = parser(__doc__, WORKLOADS)
-    p.add_argument("--repeat", type=int, default=10, help="rounds of each workload (default 10)")
-    args = p.parse_args(argv)
-
-    import tinytorch
-
-    with one_thread() as torch:
-        tinytorch.manual_seed(0)
-        torch.manual_seed(0)
-        benches = {
-            "block": lambda: bench_block(torch, args.repeat),
-            "step": lambda: bench_step(torch, args.repeat),
-            "generate": lambda: bench_generate(torch, args.repeat),
-        }
-        for name in args.only:
-            times, note = benches[name]()
-            report(name, note, times, TARGETS.get(name))
+    run(__doc__, WORKLOADS, TARGETS, {
+        "--repeat": dict(type=int, default=10, help="rounds of each workload (default 10)"),
+    }, argv)
 
 
 if __name__ == "__main__":

@@ -8,21 +8,17 @@ from itertools import cycle
 import numpy as np
 import pytest
 
-from tinytorch.perf import (
-    Benchmark,
-    ManualClock,
-    Result,
-    bootstrap_ci,
-    environment,
-    markdown_table,
-    median_ci,
-    offline,
-    paired_ratio,
-    percentile,
-    single_stream,
-    summarize,
-    timed,
-)
+from tinytorch import perf
+from tinytorch.perf import *  # noqa: F403 (the tests use the names the package exports)
+from tinytorch.perf import benchmark
+
+
+def test_the_package_exports_every_public_name_of_the_harness():
+    harness = {name for name, value in vars(benchmark).items()
+               if not name.startswith("_") and getattr(value, "__module__", None) == benchmark.__name__}
+    assert {"Benchmark", "Result", "percentile", "paired_ratio"} <= harness <= set(perf.__all__)
+    for name in harness:
+        assert getattr(perf, name) is getattr(benchmark, name), name
 
 
 def ticking(clock, durations):

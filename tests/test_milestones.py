@@ -58,6 +58,14 @@ def check_clean(nb, bars, figures):
     assert sum("image/png" in out.get("data", {}) for out in outputs(nb)) >= figures
 
 
+def checked_result(executed_milestone, name, bars, figures):
+    """The result line of book/milestones/``name`` as the book build ran it, once its outputs are
+    checked clean (see ``check_clean``)."""
+    nb = executed_milestone(name)
+    check_clean(nb, bars, figures)
+    return result(nb)
+
+
 @pytest.mark.parametrize("name", ["01_perceptron.ipynb", "02_xor.ipynb", "03_mlp.ipynb", "05_transformer.ipynb"])
 def test_committed_without_outputs(name):
     nbformat = require_module("nbformat")
@@ -71,17 +79,14 @@ def test_committed_without_outputs(name):
 @pytest.mark.slow
 @in_book_build
 def test_01_perceptron(executed_milestone):
-    nb = executed_milestone("01_perceptron.ipynb")
-    check_clean(nb, ["perceptron"], figures=3)
-    assert result(nb)["train_accuracy"] == 1.0
+    out = checked_result(executed_milestone, "01_perceptron.ipynb", ["perceptron"], figures=3)
+    assert out["train_accuracy"] == 1.0
 
 
 @pytest.mark.slow
 @in_book_build
 def test_02_xor(executed_milestone):
-    nb = executed_milestone("02_xor.ipynb")
-    check_clean(nb, ["single layer", "two layers"], figures=2)
-    out = result(nb)
+    out = checked_result(executed_milestone, "02_xor.ipynb", ["single layer", "two layers"], figures=2)
     assert out["single_layer_accuracy"] <= 0.75
     assert out["mlp_accuracy"] == 1.0
 
@@ -102,9 +107,7 @@ def test_03_mlp(executed_milestone):
 @pytest.mark.slow
 @in_book_build
 def test_05_transformer(executed_milestone):
-    nb = executed_milestone("05_transformer.ipynb")
-    check_clean(nb, ["reversal", "language model"], figures=2)
-    out = result(nb)
+    out = checked_result(executed_milestone, "05_transformer.ipynb", ["reversal", "language model"], figures=2)
     assert out["reversal_accuracy"] >= 0.99
     assert out["val_loss"] <= 1.40 and out["val_loss"] < out["bigram_val_loss"] - 0.5
     assert abs(out["bits_per_char"] - out["val_loss"] / math.log(2)) < 1e-3

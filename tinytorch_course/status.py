@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import yaml
@@ -90,7 +89,7 @@ def status(folder=RELEASE, numbers=None, cache=None, workers=None, progress=True
     """``{"modules": {"01": {"state", "points", "total"}, ...}, "milestones": {"01": {"unlocked",
     "missing"}, ...}}`` for the student's notebooks in ``folder``; only the modules ``numbers``
     (default: every released one) are checked."""
-    from tqdm import tqdm
+    from tinytorch_course.grading.common import in_parallel
 
     folder, cache = Path(folder), Path(cache or CACHE)
     released = _released()
@@ -116,19 +115,15 @@ def status(folder=RELEASE, numbers=None, cache=None, workers=None, progress=True
             cached[str(notebook)], changed = {"key": key, "result": modules[f"{n:02d}"]}, True
 
     if pending:
-        with ThreadPoolExecutor(max(1, min(workers or os.cpu_count() or 1, len(pending)))) as pool, \
-                tqdm(total=len(pending), desc="visible tests", unit="module", disable=not progress) as bar:
-            futures = {pool.submit(visible_check, name, notebook): n for n, (name, notebook, _) in pending.items()}
-            for future in as_completed(futures):
-                n, result = futures[future], future.result()
-                name, notebook, key = pending[n]
-                points = _number(sum(cell["score"] for cell in result["cells"].values()))
-                total = _number(sum(cell["max"] for cell in result["cells"].values()))
-                modules[f"{n:02d}"] = {"state": _state(points, total), "points": points, "total": total}
-                if result["status"] == "graded":  # a run that timed out or crashed is tried again next time
-                    cached[str(notebook)] = {"key": key, "result": modules[f"{n:02d}"]}
-                bar.set_postfix_str(name)
-                bar.update()
+        checked = in_parallel(lambda n: visible_check(*pending[n][:2]), list(pending), workers, progress,
+                              label=lambda n, _: pending[n][0], desc="visible tests", unit="module")
+        for n, result in checked:
+            name, notebook, key = pending[n]
+            points = _number(sum(cell["score"] for cell in result["cells"].values()))
+            total = _number(sum(cell["max"] for cell in result["cells"].values()))
+            modules[f"{n:02d}"] = {"state": _state(points, total), "points": points, "total": total}
+            if result["status"] == "graded":  # a run that timed out or crashed is tried again next time
+                cached[str(notebook)] = {"key": key, "result": modules[f"{n:02d}"]}
     if pending or changed:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({path: entry for path, entry in cached.items() if Path(path).exists()}, indent=1))

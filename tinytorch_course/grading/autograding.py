@@ -14,12 +14,11 @@ import shutil
 import signal
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from tinytorch_course import ROOT, SOURCE
 from tinytorch_course.grading import sandbox
-from tinytorch_course.grading.common import TEMP_PREFIX, GradingError, gradebook_url, modules, settings
+from tinytorch_course.grading.common import TEMP_PREFIX, GradingError, gradebook_url, in_parallel, modules, settings
 from tinytorch_course.grading.recording import record
 from tinytorch_course.grading.releasing import ensure_assignments
 
@@ -105,25 +104,19 @@ def grade(root=ROOT, names=None, students=None, workers=None, timeout=None, cell
     sandbox (refused when the sandbox cannot run, unless ``unsafe``); this process merges each
     result into ``root/gradebook.db`` and ``root/autograded`` as it arrives.
     """
-    from tqdm import tqdm
-
     sandboxed = sandbox_or_refuse(unsafe)
     jobs = submissions(root, names, students)
     timeout = timeout or settings().submission_timeout
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     ensure_assignments(sorted({name for _, name, _ in jobs}), gradebook_url(root))
     results = []
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(jobs), unit="submission", disable=not progress) as bar:
-        futures = [pool.submit(run_job, student, name, folder, timeout, sandboxed, cell_timeout=cell_timeout)
-                   for student, name, folder in jobs]
-        for future in as_completed(futures):
-            result, work = future.result()
-            try:
-                results.append(record(result, root))
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-            bar.set_postfix_str(f"{result['student']}/{result['assignment']}")
-            bar.update()
+    graded = in_parallel(lambda job: run_job(*job, timeout, sandboxed, cell_timeout=cell_timeout), jobs, workers,
+                         progress, label=lambda job, out: f"{out[0]['student']}/{out[0]['assignment']}",
+                         unit="submission")
+    for _, (result, work) in graded:
+        try:
+            results.append(record(result, root))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return sorted(results, key=lambda r: (r["student"], r["assignment"]))
 
 

@@ -1,8 +1,11 @@
 """What every grading step shares: the course's modules, its gradebook, nbgrader's configuration
-and API, and the error a course command reports instead of a traceback."""
+and API, the error a course command reports instead of a traceback, and the pool that runs
+notebooks in parallel."""
 import functools
+import os
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from tinytorch_course import ROOT, SOURCE, module_notebooks
@@ -24,6 +27,23 @@ def reported(command):
             print(f"tinytorch: {err}", file=sys.stderr)
             return 2
     return run
+
+
+def in_parallel(run, items, workers=None, progress=True, label=lambda item, result: str(item), **bar_options):
+    """Yield ``(item, run(item))`` for each of ``items`` as it finishes, ``workers`` at a time
+    (default: the number of cores; never more than there are items), under a tqdm progress bar
+    (``bar_options``; hidden unless ``progress``) that advances, showing ``label(item, result)``,
+    once the caller is done with the result."""
+    from tqdm import tqdm
+
+    workers = max(1, min(workers or os.cpu_count() or 1, len(items) or 1))
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(items), disable=not progress, **bar_options) as bar:
+        futures = {pool.submit(run, item): item for item in items}
+        for future in as_completed(futures):
+            item, result = futures[future], future.result()
+            yield item, result
+            bar.set_postfix_str(label(item, result))
+            bar.update()
 
 
 def modules(folder=SOURCE):
