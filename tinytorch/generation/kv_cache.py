@@ -7,7 +7,6 @@ import numpy as np
 
 from tinytorch.autograd import no_grad
 from tinytorch.nn.activations import gelu, softmax
-from tinytorch.nn.attention import masked_softmax
 from tinytorch.nn.layers import linear
 from tinytorch.random import default_generator
 from tinytorch.tensor import Tensor
@@ -61,10 +60,13 @@ def cached_attention(query, keys, values):
     """Causal attention of ``query`` (..., t, D), the last t of S positions, over ``keys`` and
     ``values`` (..., S, D) of all S positions (arrays): query i sees the keys up to position S - t + i."""
     t, length = query.shape[-2], keys.shape[-2]
-    scores = (query @ np.swapaxes(keys, -1, -2)) * (1 / math.sqrt(query.shape[-1]))
+    scores = (query * (1 / math.sqrt(query.shape[-1]))) @ np.swapaxes(keys, -1, -2)
     if t > 1:
-        scores = np.where(np.tri(t, length, length - t, dtype=bool), scores, -np.inf)
-    return masked_softmax(scores) @ values
+        scores[..., ~np.tri(t, length, length - t, dtype=bool)] = -np.inf
+    scores -= scores.max(axis=-1, keepdims=True)  # every query sees at least key 0: no row is all -inf
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return scores @ values
 
 
 def attention_step(attn, x, cache, layer):

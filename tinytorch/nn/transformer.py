@@ -1,6 +1,7 @@
 # Generated from source/13_transformers/13_transformers.ipynb by `tinytorch export`.
 # Do not edit: change the notebook and export again.
 """Layer normalization and the pre-norm transformer block, with PyTorch's names and weights."""
+import functools
 import math
 import numbers
 
@@ -19,6 +20,14 @@ def _normalized_shape(normalized_shape):
     return tuple(int(n) for n in normalized_shape)
 
 
+@functools.lru_cache(maxsize=None)
+def _ones(n, dtype):
+    """A read-only vector of ``n`` ones: ``rows @ _ones(n, dtype)`` sums each row, in BLAS."""
+    ones = np.ones(n, dtype=dtype)
+    ones.flags.writeable = False
+    return ones
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalize the last ``len(normalized_shape)`` dimensions to mean 0 and variance 1, then
     scale by ``weight`` and shift by ``bias`` (both of shape ``normalized_shape``, or None)."""
@@ -31,7 +40,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     x = input.data
     n = math.prod(shape)
     rows = x.reshape(-1, n)  # one row per normalized vector
-    ones = np.ones(n, dtype=x.dtype)  # rows @ ones: the sum of each row, in BLAS
+    ones = _ones(n, x.dtype)  # rows @ ones: the sum of each row, in BLAS
     gamma = None if weight is None else weight.data.reshape(n)
     centered = rows - (rows @ ones / n)[:, None]
     rstd = 1 / np.sqrt(np.einsum("ij,ij->i", centered, centered) / n + eps)[:, None]
