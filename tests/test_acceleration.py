@@ -171,10 +171,13 @@ def test_accelerated_gpt_generates_the_same_tokens(rng):
 
 @pytest.mark.slow
 def test_benchmark_prints_its_ratios():
-    out = subprocess.run([sys.executable, BENCH / "acceleration.py", "--only", "block", "threads", "--repeat", "1"],
+    out = subprocess.run([sys.executable, BENCH / "acceleration.py", "--only", "block", "step", "threads", "--repeat", "1"],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
-    assert "tinytorch / PyTorch:" in out.stdout and "1 thread / 2 threads:" in out.stdout, out.stdout
+    assert out.stdout.count("tinytorch / PyTorch:") == 2 and "1 thread / 2 threads:" in out.stdout, out.stdout
+    assert "plain / accelerated, in one process:" in out.stdout, out.stdout
+    assert out.stdout.count("plain with the default / this:") == 4, out.stdout
+    assert "target: accelerated with keep_freed_memory() at least 1.5x faster than plain" in out.stdout, out.stdout
 
 
 FAULTS_PER_STEP = """
