@@ -3,8 +3,20 @@ but in CI (CI=true) a missing component is a failure, never a skip."""
 import importlib
 import os
 
-import numpy as np
-import pytest
+# The suite runs a process per core (pytest -n): one BLAS thread each, here and in every process a
+# test starts. A second BLAS thread finds no free core; it spins waiting for one, which made single
+# training tests ten times slower while the book was building on the other core.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
+import numpy as np  # noqa: E402  (after the thread settings, which BLAS reads when it loads)
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from tinytorch.perf import keep_freed_memory  # noqa: E402
+
+threadpool_limits(limits=1)  # in case a plugin loaded BLAS before this file
+keep_freed_memory()  # the trainings here re-allocate the same arrays every step (Module 16)
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -34,16 +34,13 @@ _builds = {}
 
 def build_site(base):
     """Build the book once per process into ``base``; return the html folder. A failed build is
-    not tried again. One BLAS thread per milestone kernel: tests run in parallel on few cores."""
+    not tried again. Its kernels inherit one BLAS thread (conftest.py)."""
     if base in _builds:
         if _builds[base] is None:
             pytest.fail("the book build failed: see the first test that needed it")
         return _builds[base]
     _builds[base] = None
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            patch.setenv(name, "1")
-        _builds[base] = book.build(ROOT, output=base / "book", quiet=True, write=False, cache=base / "jupyter_cache")
+    _builds[base] = book.build(ROOT, output=base / "book", quiet=True, write=False, cache=base / "jupyter_cache")
     return _builds[base]
 
 

@@ -55,7 +55,7 @@ def test_a_modules_tests_need_only_the_modules_before_it(module, tmp_path):
         assert "NotImplementedError" in text
     notebook = _notebook(SOURCE, module)
     code = RUN.format(tests=str(Path(__file__).parent), notebook=str(notebook), skip=SLOW)
-    env = {**os.environ, "PYTHONPATH": str(root), "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "PYTHONPATH": str(root), "MPLBACKEND": "Agg"}
     run = subprocess.run([sys.executable, "-c", code], cwd=notebook.parent, env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

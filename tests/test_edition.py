@@ -74,7 +74,7 @@ def test_nothing_instructor_only_is_in_it(edition):
 
 def tinytorch(edition, *args):
     """Run the edition's own ``tinytorch`` command (its tools and package, not the repository's)."""
-    env = {**os.environ, "PYTHONPATH": str(edition), "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(edition)}
     return subprocess.run([sys.executable, "-m", "tinytorch_course.cli", *args], cwd=edition, env=env,
                           capture_output=True, text=True)
 
@@ -106,7 +106,7 @@ def test_student_journey(edition):
     assert "FAIL" not in run.stdout and "visible tests:" in run.stdout
 
     milestone = nbformat.read(edition / "book" / "milestones" / "01_perceptron.ipynb", as_version=4)
-    env = {**os.environ, "PYTHONPATH": str(edition), "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "PYTHONPATH": str(edition), "MPLBACKEND": "Agg"}
     NotebookClient(milestone, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(edition / "book" / "milestones")}}).execute(env=env)
     printed = "".join(out.get("text", "") for cell in milestone.cells for out in cell.get("outputs", []))

@@ -50,7 +50,7 @@ def direct_points(partial_path, source_nb, student_version, workdir):
         if nbgrader_meta(cell).get("grade_id") in tests:
             cell.source = tests[nbgrader_meta(cell)["grade_id"]].source
     worker.build_package(workdir / "pkg", partial_path, student_version)
-    env = {**os.environ, "PYTHONPATH": str(workdir / "pkg"), "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(workdir / "pkg")}
     NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(workdir)}}).execute(env=env)
     return sum(nbgrader_meta(c)["points"] for c in nb.cells if nbgrader_meta(c).get("grade_id") in tests

@@ -6,7 +6,6 @@ target in its last cell, and its saved outputs are clean (no stderr, one final p
 """
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,9 @@ def execute(name, setup):
     nbclient = require_module("nbclient")
     nb = nbformat.read(MILESTONES / name, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(setup))
-    # One BLAS thread: tests run in parallel on few cores, where threaded BLAS oversubscribes badly.
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
                                      resources={"metadata": {"path": str(MILESTONES)}})
-    client.execute(env=env)
+    client.execute()  # the kernel inherits one BLAS thread (conftest.py)
     return nb
 
 

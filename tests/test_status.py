@@ -199,7 +199,7 @@ def test_locked_milestone_is_refused(first_three, tmp_path, fake, monkeypatch, c
 
 def tinytorch(edition, *args):
     """Start the edition's own ``tinytorch`` command (its tools, its package); ``.communicate()`` waits."""
-    env = {**os.environ, "PYTHONPATH": str(edition), "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(edition)}
     return subprocess.Popen([sys.executable, "-m", "tinytorch_course.cli", *args], cwd=edition, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
