@@ -42,10 +42,12 @@ bash scripts/setup.sh                                   # .venv with everything 
 .venv/bin/tinytorch check 01                            # your notebook against the visible tests
 .venv/bin/tinytorch export release/01_tensor/01_tensor.ipynb  # your code into tinytorch/
 .venv/bin/tinytorch reset                               # back to the stubs (or published solutions)
+.venv/bin/tinytorch status                              # your progress, and the milestones you unlocked
 ```
 
-The milestones are in `book/milestones/`. When your instructor publishes the solution of a
-module, it appears in `solutions/` and `tinytorch reset` uses it.
+The milestones are in `book/milestones/` (`tinytorch milestone NN` runs one on your package once
+it is unlocked); `book/getting-started.md` walks through a module. When your instructor publishes
+the solution of a module, it appears in `solutions/` and `tinytorch reset` uses it.
 """
 
 
