@@ -152,9 +152,12 @@ def bench_threads(torch, repeat):
     print(f"  1 thread / 2 threads: {ratio:.2f}x (95% CI {low:.2f}-{high:.2f}, {len(times['1 thread'])} rounds)")
 
 
-def step_seconds(contender, steps):
-    """Median seconds of ``steps`` Milestone 05 training steps (after 3 warm-up steps) of the
-    ``contender`` of ``SETTINGS``, in this process: call it in a fresh one."""
+def step_in_this_process(contender, steps):
+    """Median seconds and minor page faults per step of ``steps`` Milestone 05 training steps
+    (after 3 warm-up steps) of the ``contender`` of ``SETTINGS``, in this process: call it in a
+    fresh one (``in_a_fresh_process``)."""
+    import resource
+
     import tinytorch
     from threadpoolctl import threadpool_limits
     from tinytorch.models import GPT
@@ -169,22 +172,30 @@ def step_seconds(contender, steps):
     with threadpool_limits(limits=1):
         for _ in range(3):
             step()
-        return float(np.median([timed(step) for _ in range(steps)]))
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        seconds = [timed(step) for _ in range(steps)]
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return float(np.median(seconds)), faults / steps
+
+
+def in_a_fresh_process(contender, steps):
+    """``step_in_this_process(contender, steps)`` in a new interpreter."""
+    child = "import sys, acceleration; print(*acceleration.step_in_this_process(sys.argv[1], int(sys.argv[2])))"
+    out = subprocess.run([sys.executable, "-c", child, contender, str(steps)], cwd=Path(__file__).parent,
+                         capture_output=True, text=True, check=True)
+    return tuple(map(float, out.stdout.split()))
 
 
 def in_fresh_processes(repeat, steps=5):
-    """Seconds per step of every contender of ``SETTINGS``, each round in a fresh interpreter per
-    contender, in a random order within the round."""
-    child = "import sys, acceleration; print(acceleration.step_seconds(sys.argv[1], int(sys.argv[2])))"
-    times = {name: [] for name in SETTINGS}
+    """Seconds and page faults per step of every contender of ``SETTINGS``, each round in a fresh
+    interpreter per contender, in a random order within the round."""
+    runs = {name: [] for name in SETTINGS}
     order = np.random.default_rng(0)
     for _ in range(repeat):
         for i in order.permutation(len(SETTINGS)):
             name = list(SETTINGS)[i]
-            out = subprocess.run([sys.executable, "-c", child, name, str(steps)], cwd=Path(__file__).parent,
-                                 capture_output=True, text=True, check=True)
-            times[name].append(float(out.stdout))
-    return times
+            runs[name].append(in_a_fresh_process(name, steps))
+    return runs
 
 
 def report_step(torch, args):
@@ -193,13 +204,14 @@ def report_step(torch, args):
     report("step", note, times)
     ratio, low, high = paired_ratio(times["plain"], times["tinytorch"])
     print(f"  plain / accelerated, in one process: {ratio:.2f}x (95% CI {low:.2f}-{high:.2f})")
-    times = in_fresh_processes(args.repeat)
+    runs = in_fresh_processes(args.repeat)
     print(f"\nstep in fresh processes (a process per contender and round, {args.repeat} rounds):")
-    baseline = times["plain, default malloc"]
-    for label, runs in times.items():
-        ratio, low, high = paired_ratio(baseline, runs)
-        print(f"  {label:31s} median {percentile(runs, 50) * 1e3:7.1f} ms; plain with the default / this: "
-              f"{ratio:.2f}x (95% CI {low:.2f}-{high:.2f})")
+    baseline = [seconds for seconds, _ in runs["plain, default malloc"]]
+    for label, rounds in runs.items():
+        times, faults = zip(*rounds)
+        ratio, low, high = paired_ratio(baseline, times)
+        print(f"  {label:31s} median {percentile(times, 50) * 1e3:7.1f} ms, {np.median(faults):6.0f} page faults; "
+              f"plain with the default / this: {ratio:.2f}x (95% CI {low:.2f}-{high:.2f})")
     print(f"  target: accelerated with keep_freed_memory() at least 1.5x faster than plain -> {ratio:.2f}x, "
           f"{'met' if ratio >= 1.5 else 'missed'}")
 

@@ -19,6 +19,7 @@ from tinytorch.testing import assert_same_as
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
+from acceleration import in_a_fresh_process  # noqa: E402  (a training step in a new interpreter)
 from spatial import milestone_cnn  # noqa: E402  (Milestone 04's network, for tinytorch.nn or torch.nn)
 from transformer import BATCH, MILESTONE  # noqa: E402  (Milestone 05's model and batch)
 
@@ -180,39 +181,12 @@ def test_benchmark_prints_its_ratios():
     assert "target: accelerated with keep_freed_memory() at least 1.5x faster than plain" in out.stdout, out.stdout
 
 
-FAULTS_PER_STEP = """
-import resource, sys
-import numpy as np
-import tinytorch
-from tinytorch.models import GPT
-from tinytorch.perf.memory import keep_freed_memory
-if sys.argv[1] == "keep":
-    assert keep_freed_memory()
-tinytorch.manual_seed(0)
-model = GPT(vocab_size=103, context_length=64, d_model=64, nhead=4, num_layers=2, dim_feedforward=256)
-optimizer = tinytorch.optim.AdamW(model.parameters(), lr=1e-3)
-x = np.random.default_rng(0).integers(0, 103, (32, 64))
-def step():
-    loss = tinytorch.nn.functional.cross_entropy(model(x).reshape(-1, 103), x.reshape(-1))
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-for _ in range(3):
-    step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
-    step()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3)
-"""
-
-
 def test_keep_freed_memory_ends_the_page_faults_of_repeated_steps():
     """Each setting in a fresh interpreter (it holds for the whole process): with glibc's default,
     every training step faults in thousands of fresh pages; after keep_freed_memory(), almost none."""
-    faults = {setting: float(subprocess.run([sys.executable, "-c", FAULTS_PER_STEP, setting], capture_output=True,
-                                            text=True, check=True, timeout=300).stdout)
-              for setting in ("default", "keep")}
-    assert faults["default"] > 1000 and faults["keep"] < faults["default"] / 20, faults
+    faults = {setting: in_a_fresh_process(f"plain, {setting}", steps=3)[1]
+              for setting in ("default malloc", "keep_freed_memory")}
+    assert faults["default malloc"] > 1000 and faults["keep_freed_memory"] < faults["default malloc"] / 20, faults
 
 
 def test_keep_freed_memory_refuses_thresholds_mallopt_cannot_take():
