@@ -6,6 +6,8 @@ import math
 import numpy as np
 
 from tinytorch.autograd import no_grad
+from tinytorch.nn.losses import cross_entropy
+from tinytorch.tensor import Tensor
 
 
 def bits_per_byte(model, tokenizer, text, batch_size=8):
@@ -24,9 +26,7 @@ def bits_per_byte(model, tokenizer, text, batch_size=8):
             group = starts[lengths == length]
             for i in range(0, len(group), batch_size):
                 windows = np.stack([ids[s:s + length + 1] for s in group[i:i + batch_size]])
-                logits = model(windows[:, :-1]).data.astype(np.float64)
-                top = logits.max(axis=-1, keepdims=True)
-                log_z = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
-                picked = np.take_along_axis(logits, windows[:, 1:, None], axis=-1)[..., 0]
-                nats += float((log_z - picked).sum())
+                logits = model(windows[:, :-1]).data.reshape(-1, model.vocab_size)
+                targets = windows[:, 1:].reshape(-1)
+                nats += cross_entropy(Tensor(logits, dtype=np.float64), targets, reduction="sum").item()
     return nats / len(text.encode("utf-8")) / math.log(2), nats
