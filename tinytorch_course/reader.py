@@ -16,6 +16,7 @@ which ``tinytorch book`` empties when the package changes, and are made again wh
 or release notebook, or this file, changes.
 """
 import copy
+import functools
 import hashlib
 import re
 import tempfile
@@ -105,6 +106,12 @@ def make(source_path, release_path, secret=None, timeout=900):
     return reader
 
 
+@functools.lru_cache(maxsize=None)
+def _solution_lines(folder):
+    """Every solution line of the instructor notebooks in ``folder``, read once per build (process)."""
+    return frozenset().union(*(solutions.solution_lines(nbformat.read(nb, as_version=4)) for nb in module_notebooks(folder)))
+
+
 def load(cache, source_path, release_path, log=print):
     """The reader notebook of one module from the execution cache, made (and cached) first when it
     is missing or out of date. Its outputs may hold no solution line of any module in the
@@ -115,9 +122,7 @@ def load(cache, source_path, release_path, log=print):
         if nb.metadata.get(KEY) == key:
             return nb
     start = time.perf_counter()
-    secret = set().union(*(solutions.solution_lines(nbformat.read(nb, as_version=4))
-                           for nb in module_notebooks(Path(source_path).parents[1])))
-    nb = make(source_path, release_path, secret)
+    nb = make(source_path, release_path, _solution_lines(Path(source_path).parents[1]))
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
     log(f"reader edition of {target.stem} made in {time.perf_counter() - start:.1f} s")
